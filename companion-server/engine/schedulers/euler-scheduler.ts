@@ -1,0 +1,44 @@
+// Deterministic Euler sampling (diffusers' EulerDiscreteScheduler with s_churn = 0, so no noise is ever
+// added): x' = x + (x - x0) / sigma * (sigma_next - sigma), x0 = x - sigma * eps.
+import type { SeededRandom } from '../random.ts';
+import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, timestepsFor } from './noise-schedule.ts';
+import type { Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
+
+export class EulerScheduler implements Scheduler {
+  readonly timesteps: Float64Array;
+  /** sigma at each step, with a final 0 appended (n + 1 values). */
+  readonly sigmas: Float64Array;
+  readonly initNoiseSigma: number;
+
+  constructor(config: SchedulerConfig, numInferenceSteps: number) {
+    const schedule = noiseScheduleFor(config, numInferenceSteps);
+    this.timesteps = timestepsFor(schedule.timestepSpacing, schedule.numInferenceSteps, schedule.numTrainTimesteps, schedule.stepsOffset);
+    this.sigmas = eulerSigmasFor(schedule, this.timesteps);
+    this.initNoiseSigma = eulerInitNoiseSigma(schedule.timestepSpacing, this.sigmas);
+  }
+
+  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(stepIndex, this.timesteps.length);
+    const sigma = this.sigmas[stepIndex];
+    const denominator = Math.sqrt(sigma * sigma + 1);
+    const out = new Float32Array(sample.length);
+    for (let i = 0; i < out.length; i++) out[i] = sample[i] / denominator;
+    return out;
+  }
+
+  /** `random` is not used: with s_churn = 0 the step is deterministic. */
+  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, _random?: SeededRandom): SchedulerStepOutput {
+    checkStepArguments(stepIndex, this.timesteps.length, noisePred, sample);
+    const sigma = this.sigmas[stepIndex];
+    const dt = this.sigmas[stepIndex + 1] - sigma;
+    const prevSample = new Float32Array(sample.length);
+    const predOriginalSample = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const x = sample[i];
+      const x0 = x - sigma * noisePred[i];
+      predOriginalSample[i] = x0;
+      prevSample[i] = x + ((x - x0) / sigma) * dt;
+    }
+    return { prevSample, predOriginalSample };
+  }
+}

@@ -49,10 +49,13 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Declares a graph input; returns the float32 (or int64/bool) value to compute with. */
-  input(name: string, type: ElementType, shape: Dim[]): string {
+  /**
+   * Declares a graph input; returns the float32 (or int64/bool) value to compute with.
+   * `keepFloat32` keeps a float input float32 in a float16 graph (the UNet's fractional timestep).
+   */
+  input(name: string, type: ElementType, shape: Dim[], options: { keepFloat32?: boolean } = {}): string {
     this.usedNames.add(name);
-    const external = type === 'float32' && this.float16 ? 'float16' : type;
+    const external = type === 'float32' && this.float16 && !options.keepFloat32 ? 'float16' : type;
     this.inputs.push(valueInfo(name, external, shape));
     return external === type ? name : this.node('Cast', [name], { to: dataTypeOf.float32 }, `${name}_f32`)[0];
   }

@@ -1,0 +1,185 @@
+// Loads a format-1 bundle: every check models/BUNDLE-FORMAT.md lists, then one session per model,
+// created once and reused for every edit.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { MgieError } from '../errors.ts';
+import { type ExecutionOptions, ModelSession } from '../onnx-runtime.ts';
+import { createScheduler } from '../schedulers/scheduler.ts';
+import { MgieTokenizer } from '../tokenizer.ts';
+import { type BundleManifest, MANIFEST_FILE, MODEL_KEYS, type ModelKey, parseBundleManifest } from './bundle-manifest.ts';
+import { checkModelContract, modelContracts } from './model-contracts.ts';
+
+export interface LoadBundleOptions extends ExecutionOptions {
+  /** Hash every file listed in the manifest's sha256 (default true; takes seconds on a 7B bundle). */
+  verifyChecksums?: boolean;
+}
+
+export interface TokenIds {
+  bos: number;
+  eos: number;
+  imPatch: number;
+  imStart: number;
+  imEnd: number;
+  img: number[];
+}
+
+export interface LoadedBundle {
+  directory: string;
+  manifest: BundleManifest;
+  sessions: Record<ModelKey, ModelSession>;
+  tokenizer: MgieTokenizer;
+  tokenIds: TokenIds;
+  /** Bytes of all files in the bundle folder (weights dominate). */
+  totalBytes: number;
+  executionProvider: string;
+  loadMilliseconds: number;
+  releaseAsync(): Promise<void>;
+}
+
+export async function loadBundleAsync(directory: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
+  const started = performance.now();
+  const dir = path.resolve(directory);
+  const manifest = await readManifestAsync(dir);
+
+  // 1. every file present, and its checksum where the manifest gives one
+  const tokenizerConfigFile = manifest.tokenizerConfig ?? 'tokenizer_config.json';
+  const requiredFiles = [...MODEL_KEYS.map((key) => manifest.files[key]), manifest.files.tokenizer, tokenizerConfigFile];
+  for (const file of requiredFiles) await requireFileAsync(dir, file);
+  if (options.verifyChecksums !== false) {
+    for (const [file, expected] of Object.entries(manifest.sha256 ?? {})) await verifyChecksumAsync(dir, file, expected);
+  }
+
+  // 2. the scheduler config, so a bad one fails now and not at the first edit
+  try {
+    createScheduler(manifest.diffusion.scheduler.type as Parameters<typeof createScheduler>[0], manifest.diffusion.scheduler, 1);
+  } catch (cause) {
+    throw new MgieError('MGIE_ERR_BUNDLE_MANIFEST', `${path.join(dir, MANIFEST_FILE)}: diffusion.scheduler is not usable: ${(cause as Error).message}`, { cause });
+  }
+
+  // 3. the tokenizer, holding every token the manifest names
+  const tokenizer = await loadTokenizerAsync(dir, manifest.files.tokenizer, tokenizerConfigFile);
+  const tokenIds = resolveTokenIds(manifest, tokenizer, manifest.files.tokenizer);
+
+  // 4. one session per model, each checked against its contract
+  const contracts = modelContracts(manifest);
+  const sessions = {} as Record<ModelKey, ModelSession>;
+  try {
+    for (const key of MODEL_KEYS) {
+      const file = manifest.files[key];
+      const session = await ModelSession.createAsync(file, path.join(dir, file), options);
+      sessions[key] = session;
+      checkModelContract(file, contracts[key], session.inputs, session.outputs);
+    }
+  } catch (error) {
+    await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
+    throw error;
+  }
+
+  return {
+    directory: dir,
+    manifest,
+    sessions,
+    tokenizer,
+    tokenIds,
+    totalBytes: await folderBytesAsync(dir),
+    executionProvider: options.executionProvider ?? 'cpu',
+    loadMilliseconds: performance.now() - started,
+    async releaseAsync() {
+      await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
+    },
+  };
+}
+
+async function readManifestAsync(dir: string): Promise<BundleManifest> {
+  const manifestPath = path.join(dir, MANIFEST_FILE);
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new MgieError('MGIE_ERR_BUNDLE_NOT_FOUND', `No bundle folder at ${dir}. Pass --bundle with a folder made by the exporter, or omit it to use the tiny demo bundle.`);
+  }
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch {
+    throw new MgieError('MGIE_ERR_BUNDLE_NOT_FOUND', `${dir} has no ${MANIFEST_FILE}, so it is not a model bundle. Point to the folder the exporter wrote (models/README.md).`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new MgieError('MGIE_ERR_BUNDLE_MANIFEST', `${manifestPath} is not valid JSON (${(cause as Error).message}). Re-export the bundle.`, { cause });
+  }
+  return parseBundleManifest(raw, manifestPath);
+}
+
+async function requireFileAsync(dir: string, file: string): Promise<void> {
+  const resolved = path.resolve(dir, file);
+  if (path.dirname(resolved) !== dir && !resolved.startsWith(dir + path.sep)) {
+    throw new MgieError('MGIE_ERR_BUNDLE_MANIFEST', `${path.join(dir, MANIFEST_FILE)}: file "${file}" points outside the bundle folder.`);
+  }
+  const info = await stat(resolved).catch(() => null);
+  if (!info?.isFile()) {
+    throw new MgieError('MGIE_ERR_BUNDLE_MISSING_FILE', `The bundle at ${dir} is missing ${file}, which its manifest lists. Copy the whole bundle folder again or re-export it.`);
+  }
+}
+
+async function verifyChecksumAsync(dir: string, file: string, expected: string): Promise<void> {
+  await requireFileAsync(dir, file);
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path.join(dir, file), { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  const actual = hash.digest('hex');
+  if (actual !== expected.toLowerCase()) {
+    throw new MgieError(
+      'MGIE_ERR_BUNDLE_CHECKSUM',
+      `${path.join(dir, file)} does not match its sha256 in the manifest (expected ${expected}, got ${actual}): the file is damaged or from another export. Copy it again or re-export the bundle.`,
+    );
+  }
+}
+
+async function loadTokenizerAsync(dir: string, tokenizerFile: string, configFile: string): Promise<MgieTokenizer> {
+  const readJson = async (file: string): Promise<unknown> => {
+    try {
+      return JSON.parse(await readFile(path.join(dir, file), 'utf8'));
+    } catch (cause) {
+      throw new MgieError('MGIE_ERR_BUNDLE_TOKENIZER', `${path.join(dir, file)} is not valid JSON (${(cause as Error).message}). Re-export the bundle.`, { cause });
+    }
+  };
+  const [json, config] = [await readJson(tokenizerFile), await readJson(configFile)];
+  try {
+    return MgieTokenizer.fromJson(json, config);
+  } catch (cause) {
+    throw new MgieError('MGIE_ERR_BUNDLE_TOKENIZER', `${path.join(dir, tokenizerFile)}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Every token the manifest names must be one id in the tokenizer, inside the decoder's vocabulary. */
+function resolveTokenIds(manifest: BundleManifest, tokenizer: MgieTokenizer, tokenizerFile: string): TokenIds {
+  const idOf = (token: string, field: string): number => {
+    const id = tokenizer.tokenToId(token);
+    if (id === undefined) {
+      throw new MgieError('MGIE_ERR_BUNDLE_TOKENIZER', `${tokenizerFile} has no token "${token}" (manifest tokens.${field}). Export the tokenizer with MGIE's added tokens.`);
+    }
+    if (id >= manifest.llm.vocabSize) {
+      throw new MgieError('MGIE_ERR_BUNDLE_TOKENIZER', `${tokenizerFile}: token "${token}" has id ${id}, outside the decoder's vocabulary of ${manifest.llm.vocabSize} (llm.vocabSize).`);
+    }
+    return id;
+  };
+  const { tokens } = manifest;
+  return {
+    bos: idOf(tokens.bos, 'bos'),
+    eos: idOf(tokens.eos, 'eos'),
+    imPatch: idOf(tokens.imPatch, 'imPatch'),
+    imStart: idOf(tokens.imStart, 'imStart'),
+    imEnd: idOf(tokens.imEnd, 'imEnd'),
+    img: tokens.img.map((token, i) => idOf(token, `img[${i}]`)),
+  };
+}
+
+async function folderBytesAsync(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) total += (await stat(path.join(dir, entry.name))).size;
+  }
+  return total;
+}

@@ -1,0 +1,44 @@
+// One catalogue of the engine's errors, each with a stable code (sent to clients as is) and the
+// HTTP status a server should answer with. Messages say what is wrong and what to do.
+
+export const errorCodes = {
+  MGIE_ERR_BUNDLE_NOT_FOUND: 500,
+  MGIE_ERR_BUNDLE_MANIFEST: 500,
+  MGIE_ERR_BUNDLE_VERSION: 500,
+  MGIE_ERR_BUNDLE_MISSING_FILE: 500,
+  MGIE_ERR_BUNDLE_CHECKSUM: 500,
+  MGIE_ERR_BUNDLE_MODEL_IO: 500,
+  MGIE_ERR_BUNDLE_TOKENIZER: 500,
+  MGIE_ERR_BAD_IMAGE: 400,
+  MGIE_ERR_IMAGE_TOO_LARGE: 413,
+  MGIE_ERR_BAD_PARAMETER: 400,
+  MGIE_ERR_CANCELLED: 499,
+  MGIE_ERR_RUNTIME: 500,
+} as const;
+
+export type MgieErrorCode = keyof typeof errorCodes;
+
+export class MgieError extends Error {
+  readonly code: MgieErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: MgieErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MgieError';
+    this.code = code;
+    this.statusCode = errorCodes[code];
+  }
+}
+
+export function isMgieError(error: unknown, code?: MgieErrorCode): error is MgieError {
+  return error instanceof MgieError && (code === undefined || error.code === code);
+}
+
+/** The error an aborted edit ends with, whatever stage it was in. */
+export function cancelledError(signal?: AbortSignal): MgieError {
+  return new MgieError('MGIE_ERR_CANCELLED', 'The edit was cancelled.', { cause: signal?.reason });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw cancelledError(signal);
+}

@@ -1,0 +1,151 @@
+// The one module that imports onnxruntime-node. Everything else sees ModelSession and the Tensor type.
+import { Float16Array } from '@petamoriken/float16';
+import * as ort from 'onnxruntime-node';
+import { MgieError } from './errors.ts';
+
+export type Tensor = ort.Tensor;
+export type ElementType = ort.Tensor.Type;
+
+export const onnxRuntimeVersion: string = ort.env.versions.node ?? 'unknown';
+
+export interface ExecutionOptions {
+  /** 'cpu' (default), or a provider onnxruntime-node was built with: 'cuda', 'webgpu', 'coreml', 'dml'. */
+  executionProvider?: string;
+  /** GPU index for cuda/dml. */
+  deviceId?: number;
+  /** Threads inside one operator; default: onnxruntime's choice (all physical cores). */
+  intraOpNumThreads?: number;
+  /** Threads across operators; only used by the parallel executor. */
+  interOpNumThreads?: number;
+}
+
+export interface ValueSpec {
+  name: string;
+  type: ElementType;
+  /** Fixed sizes as numbers, dynamic ones as their symbolic names (or -1). */
+  shape: ReadonlyArray<number | string>;
+}
+
+export function float32Tensor(data: Float32Array, dims: readonly number[]): Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export function int64Tensor(values: ArrayLike<number> | BigInt64Array, dims: readonly number[]): Tensor {
+  const data = values instanceof BigInt64Array ? values : BigInt64Array.from(Array.from(values, (v) => BigInt(v)));
+  return new ort.Tensor('int64', data, dims);
+}
+
+/** An empty float tensor, e.g. the [1, Hkv, 0, Dh] past of the first decoder pass. */
+export function emptyTensor(type: ElementType, dims: readonly number[]): Tensor {
+  if (type === 'float16') return new ort.Tensor('float16', new Uint16Array(0), dims);
+  return new ort.Tensor('float32', new Float32Array(0), dims);
+}
+
+/** The values of a float tensor as float32, converting float16 outputs. No copy for float32. */
+export function float32Data(tensor: Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') {
+    const half = tensor.data as Uint16Array;
+    return Float32Array.from(new Float16Array(half.buffer, half.byteOffset, half.length));
+  }
+  throw new Error(`expected a float tensor, got ${tensor.type}`);
+}
+
+function toType(tensor: Tensor, type: ElementType): Tensor {
+  if (tensor.type === type) return tensor;
+  if (tensor.type === 'float32' && type === 'float16') {
+    const half = Float16Array.from(tensor.data as Float32Array);
+    return new ort.Tensor('float16', new Uint16Array(half.buffer), tensor.dims);
+  }
+  if (tensor.type === 'float16' && type === 'float32') return float32Tensor(float32Data(tensor), tensor.dims);
+  throw new Error(`cannot convert a ${tensor.type} tensor to ${type}`);
+}
+
+/** A loaded model: created once per bundle, reused for every edit. */
+export class ModelSession {
+  /** Milliseconds spent inside session.run, for the benchmark's overhead figure. */
+  runMilliseconds = 0;
+  runCount = 0;
+
+  private constructor(
+    readonly label: string,
+    private readonly session: ort.InferenceSession,
+    readonly inputs: ReadonlyMap<string, ValueSpec>,
+    readonly outputs: ReadonlyMap<string, ValueSpec>,
+  ) {}
+
+  static async createAsync(label: string, modelPath: string, options: ExecutionOptions = {}): Promise<ModelSession> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [providerConfig(options)],
+      graphOptimizationLevel: 'all',
+      enableCpuMemArena: true,
+      // The pipeline runs seven sessions one after another: spinning worker threads of the last
+      // session would steal the cores from the next one (measured: VAE runs up to 2x slower).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+      ...(options.interOpNumThreads ? { interOpNumThreads: options.interOpNumThreads } : {}),
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(modelPath, sessionOptions);
+    } catch (cause) {
+      throw new MgieError(
+        'MGIE_ERR_BUNDLE_MODEL_IO',
+        `${label}: onnxruntime could not load the model (${firstLine(cause)}). Re-export the bundle, or check the execution provider "${options.executionProvider ?? 'cpu'}" is available.`,
+        { cause },
+      );
+    }
+    return new ModelSession(label, session, specsOf(session.inputMetadata), specsOf(session.outputMetadata));
+  }
+
+  /**
+   * Runs the model. Float feeds are converted to the type the model declares (float16 models take
+   * float32 from the pipeline); outputs come back in the model's own types (see float32Data).
+   */
+  async runAsync(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const missing = [...this.inputs.keys()].filter((name) => !(name in feeds));
+    const unknown = Object.keys(feeds).filter((name) => !this.inputs.has(name));
+    if (missing.length > 0 || unknown.length > 0) {
+      throw new MgieError(
+        'MGIE_ERR_RUNTIME',
+        `${this.label}: inputs do not match the model (missing: ${missing.join(', ') || 'none'}; unknown: ${unknown.join(', ') || 'none'}; expected: ${[...this.inputs.keys()].join(', ')}).`,
+      );
+    }
+    const typedFeeds: Record<string, Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) typedFeeds[name] = toType(tensor, this.inputs.get(name)!.type);
+    const started = performance.now();
+    try {
+      return (await this.session.run(typedFeeds)) as Record<string, Tensor>;
+    } catch (cause) {
+      throw new MgieError('MGIE_ERR_RUNTIME', `${this.label}: the model failed to run (${firstLine(cause)}).`, { cause });
+    } finally {
+      this.runMilliseconds += performance.now() - started;
+      this.runCount += 1;
+    }
+  }
+
+  async releaseAsync(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function providerConfig(options: ExecutionOptions): ort.InferenceSession.ExecutionProviderConfig {
+  const name = options.executionProvider ?? 'cpu';
+  if (options.deviceId !== undefined && (name === 'cuda' || name === 'dml')) {
+    return { name, deviceId: options.deviceId } as ort.InferenceSession.ExecutionProviderConfig;
+  }
+  return name as ort.InferenceSession.ExecutionProviderConfig;
+}
+
+function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[]): Map<string, ValueSpec> {
+  const specs = new Map<string, ValueSpec>();
+  for (const value of metadata) {
+    if (!value.isTensor) continue;
+    specs.set(value.name, { name: value.name, type: value.type, shape: value.shape });
+  }
+  return specs;
+}
+
+function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0];
+}

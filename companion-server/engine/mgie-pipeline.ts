@@ -1,0 +1,228 @@
+// The whole MGIE edit (mgie-reference.md): image -> MLLM -> expressive instruction and visual
+// tokens -> edit head -> InstructPix2Pix diffusion -> edited PNG. Sessions live as long as the pipeline.
+import type { BundleManifest } from './bundle/bundle-manifest.ts';
+import { type LoadBundleOptions, type LoadedBundle, loadBundleAsync } from './bundle/load-bundle.ts';
+import { combineGuidance, GuidanceBatch, isGuidanceActive } from './diffusion/guidance.ts';
+import { type EditParameterInput, type EditParameters, resolveEditParameters } from './edit-parameters.ts';
+import { MgieError, throwIfAborted } from './errors.ts';
+import { cleanExpressiveInstruction } from './generation/clean-expressive-instruction.ts';
+import { generateGreedyAsync } from './generation/generate-greedy.ts';
+import { selectImgHidden } from './generation/select-img-hidden.ts';
+import { decodeInputImageAsync } from './image/decode-input-image.ts';
+import { editDimensions } from './image/edit-size.ts';
+import { encodeResultPngAsync, prepareEditPixelsAsync } from './image/edit-image-tensors.ts';
+import { DEFAULT_LIMITS, type ImageLimits } from './image/image-limits.ts';
+import { prepareClipPixelsAsync } from './image/prepare-clip-pixels.ts';
+import { float32Data, float32Tensor, int64Tensor, type ModelSession, type Tensor } from './onnx-runtime.ts';
+import { buildPromptIds } from './prompt/build-prompt.ts';
+import { SeededRandom } from './random.ts';
+import { createScheduler } from './schedulers/scheduler.ts';
+
+export const EDIT_STAGES = ['prepare', 'vision', 'generate', 'condition', 'encode', 'diffuse', 'decode'] as const;
+export type EditStage = (typeof EDIT_STAGES)[number];
+
+export type EditProgress =
+  | { type: 'stage'; stage: EditStage }
+  | { type: 'token'; generated: number; maxNewTokens: number }
+  | { type: 'expressive-instruction'; text: string }
+  /** `latents` is the live buffer of the step's result: copy it to keep it (e.g. for a preview). */
+  | { type: 'step'; step: number; steps: number; timestep: number; latents: Float32Array; latentShape: readonly number[] };
+
+export interface EditRequest {
+  /** PNG, JPEG, WebP, ... bytes of the image to edit. */
+  image: Uint8Array;
+  instruction: string;
+  parameters?: EditParameterInput;
+}
+
+export interface EditOptions {
+  signal?: AbortSignal;
+  onProgress?: (event: EditProgress) => void;
+}
+
+export interface EditResult {
+  png: Buffer;
+  width: number;
+  height: number;
+  expressiveInstruction: string;
+  parameters: EditParameters;
+  editWidth: number;
+  editHeight: number;
+  generatedTokens: number;
+  stoppedBy: 'eos' | 'max-new-tokens';
+  /** Where the IMG hidden states began in the sequence (for diagnostics and tests). */
+  imgHiddenStart: number;
+  timings: Record<EditStage, number>;
+  modelName: string;
+}
+
+export interface PipelineOptions extends LoadBundleOptions {
+  limits?: Partial<ImageLimits>;
+}
+
+export class MgiePipeline {
+  private constructor(
+    readonly bundle: LoadedBundle,
+    readonly limits: ImageLimits,
+    /** edit_head(zeros): the unconditional embeddings, computed once per loaded bundle. */
+    private readonly nullConditioning: Float32Array,
+  ) {}
+
+  static async loadAsync(bundleDirectory: string, options: PipelineOptions = {}): Promise<MgiePipeline> {
+    const bundle = await loadBundleAsync(bundleDirectory, options);
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const { numImgTokens } = bundle.manifest.editHead;
+    const zeros = float32Tensor(new Float32Array(numImgTokens * bundle.manifest.llm.hiddenSize), [1, numImgTokens, bundle.manifest.llm.hiddenSize]);
+    const nullConditioning = float32Data((await bundle.sessions.editHead.runAsync({ img_hidden: zeros })).prompt_embeds).slice();
+    return new MgiePipeline(bundle, limits, nullConditioning);
+  }
+
+  get manifest(): BundleManifest {
+    return this.bundle.manifest;
+  }
+
+  resolveParameters(input: EditParameterInput = {}): EditParameters {
+    return resolveEditParameters(input, this.manifest, this.limits);
+  }
+
+  async editAsync(request: EditRequest, options: EditOptions = {}): Promise<EditResult> {
+    const { signal, onProgress } = options;
+    const { manifest, sessions, tokenizer, tokenIds } = this.bundle;
+    const { llm, vision, editHead, diffusion } = manifest;
+    const timings = Object.fromEntries(EDIT_STAGES.map((s) => [s, 0])) as Record<EditStage, number>;
+    let stageStarted = performance.now();
+    let currentStage: EditStage | undefined;
+    const enterStage = (stage: EditStage): void => {
+      const now = performance.now();
+      if (currentStage) timings[currentStage] += now - stageStarted;
+      currentStage = stage;
+      stageStarted = now;
+      throwIfAborted(signal);
+      onProgress?.({ type: 'stage', stage });
+    };
+    const run = async (session: ModelSession, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> => {
+      throwIfAborted(signal);
+      return session.runAsync(feeds);
+    };
+
+    // 1. check inputs and decode the image
+    enterStage('prepare');
+    const parameters = this.resolveParameters(request.parameters);
+    const instruction = this.checkInstruction(request.instruction);
+    const promptIds = buildPromptIds(instruction, manifest, tokenizer, tokenIds);
+    const image = await decodeInputImageAsync(request.image, this.limits);
+    const { width: editWidth, height: editHeight } = editDimensions(image.width, image.height, parameters.size, diffusion.sizeMultiple);
+    const [clipPixels, editPixels] = await Promise.all([
+      prepareClipPixelsAsync(image, vision.imageSize, vision.mean, vision.std),
+      prepareEditPixelsAsync(image, editWidth, editHeight),
+    ]);
+
+    // 2. image features spliced over the <im_patch> embeddings
+    enterStage('vision');
+    const S = vision.imageSize;
+    const features = float32Data((await run(sessions.vision, { pixel_values: float32Tensor(clipPixels, [1, 3, S, S]) })).image_features);
+    const T = promptIds.ids.length;
+    const embedded = await run(sessions.embed, { input_ids: int64Tensor(promptIds.ids, [1, T]) });
+    const promptEmbeds = float32Data(embedded.inputs_embeds).slice();
+    promptEmbeds.set(features, promptIds.imagePatchStart * llm.hiddenSize);
+
+    // 3. greedy generation of the expressive instruction and the IMG tokens
+    enterStage('generate');
+    let announced = false;
+    const announce = (ids: readonly number[]): void => {
+      announced = true;
+      const text = cleanExpressiveInstruction(tokenizer.decode(ids, { skipSpecialTokens: false }), manifest.tokens.img[0], manifest.tokens.eos);
+      onProgress?.({ type: 'expressive-instruction', text });
+    };
+    const generation = await generateGreedyAsync({
+      embed: sessions.embed,
+      decoder: sessions.decoder,
+      promptIds: promptIds.ids,
+      promptEmbeds,
+      config: { ...llm, maxNewTokens: manifest.generation.maxNewTokens, noRepeatNgramSize: manifest.generation.noRepeatNgramSize, eosTokenId: tokenIds.eos },
+      signal,
+      onToken: (ids) => {
+        onProgress?.({ type: 'token', generated: ids.length, maxNewTokens: manifest.generation.maxNewTokens });
+        // The text is final once the answer reaches [IMG0] or EOS: tell the designer right away.
+        const last = ids[ids.length - 1];
+        if (!announced && (last === tokenIds.img[0] || last === tokenIds.eos)) announce(ids);
+      },
+    });
+    if (!announced) announce(generation.generatedIds);
+    const expressiveInstruction = cleanExpressiveInstruction(tokenizer.decode(generation.generatedIds, { skipSpecialTokens: false }), manifest.tokens.img[0], manifest.tokens.eos);
+    if (generation.sequence.length - 1 !== generation.hiddenStates.length || T + generation.generatedIds.length !== generation.sequence.length) {
+      throw new MgieError('MGIE_ERR_RUNTIME', `generation kept ${generation.hiddenStates.length} hidden states for ${generation.sequence.length} tokens`);
+    }
+
+    // 4. visual tokens -> conditioning
+    enterStage('condition');
+    const K = editHead.numImgTokens;
+    const img = selectImgHidden(generation.sequence, generation.hiddenStates, tokenIds.img[0], K);
+    const cond = float32Data((await run(sessions.editHead, { img_hidden: float32Tensor(img.rows, [1, K, llm.hiddenSize]) })).prompt_embeds);
+
+    // 5. image latent: the distribution's mode, unscaled
+    enterStage('encode');
+    const imageLatent = float32Data((await run(sessions.vaeEncoder, { image: float32Tensor(editPixels, [1, 3, editHeight, editWidth]) })).latent);
+    const f = diffusion.vaeScaleFactor;
+    const latentShape = [1, diffusion.latentChannels, editHeight / f, editWidth / f] as const;
+
+    // 6. denoising loop with three-way guidance
+    enterStage('diffuse');
+    const scheduler = createScheduler(parameters.scheduler, diffusion.scheduler, parameters.steps);
+    const random = new SeededRandom(parameters.seed);
+    let latents = random.randn(imageLatent.length);
+    for (let i = 0; i < latents.length; i++) latents[i] *= scheduler.initNoiseSigma;
+    const guidance = isGuidanceActive(parameters);
+    const batch = new GuidanceBatch(imageLatent, cond, this.nullConditioning, guidance);
+    const B = batch.batchSize;
+    const encoderHiddenStates = float32Tensor(batch.encoderHiddenStates, [B, editHead.numQueries, editHead.dim]);
+    const sample = float32Tensor(batch.sample, [B, 2 * diffusion.latentChannels, latentShape[2], latentShape[3]]);
+    const timestepValues = new Float32Array(B);
+    const timestep = float32Tensor(timestepValues, [B]);
+    for (let i = 0; i < parameters.steps; i++) {
+      const t = scheduler.timesteps[i];
+      batch.setScaledLatents(scheduler.scaleModelInput(latents, i));
+      timestepValues.fill(t);
+      const noisePred = float32Data((await run(sessions.unet, { sample, timestep, encoder_hidden_states: encoderHiddenStates })).noise_pred);
+      latents = scheduler.step(combineGuidance(noisePred, B, parameters), i, latents, random).prevSample;
+      onProgress?.({ type: 'step', step: i + 1, steps: parameters.steps, timestep: t, latents, latentShape });
+    }
+
+    // 7. decode and return at the input's own size
+    enterStage('decode');
+    const scaled = new Float32Array(latents.length);
+    for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / diffusion.scalingFactor;
+    const decoded = float32Data((await run(sessions.vaeDecoder, { latent: float32Tensor(scaled, latentShape) })).image);
+    const png = await encodeResultPngAsync(decoded, editWidth, editHeight, image);
+    timings.decode += performance.now() - stageStarted;
+
+    return {
+      png,
+      width: image.width,
+      height: image.height,
+      expressiveInstruction,
+      parameters,
+      editWidth,
+      editHeight,
+      generatedTokens: generation.generatedIds.length,
+      stoppedBy: generation.stoppedBy,
+      imgHiddenStart: img.start,
+      timings,
+      modelName: manifest.name,
+    };
+  }
+
+  async releaseAsync(): Promise<void> {
+    await this.bundle.releaseAsync();
+  }
+
+  private checkInstruction(instruction: unknown): string {
+    if (typeof instruction !== 'string' || instruction.trim().length === 0) {
+      throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'The instruction is empty. Describe the edit, for example "make it look like autumn".');
+    }
+    if (instruction.length > this.limits.maxInstructionLength) {
+      throw new MgieError('MGIE_ERR_BAD_PARAMETER', `The instruction is ${instruction.length} characters long; the limit is ${this.limits.maxInstructionLength}. Shorten it.`);
+    }
+    return instruction.trim();
+  }
+}

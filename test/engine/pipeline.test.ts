@@ -1,0 +1,141 @@
+// The whole edit on the tiny bundle with real ONNX Runtime sessions.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { type EditProgress, MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
+import { samplePhotoAsync } from '../helpers/sample-images.ts';
+import { tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
+
+let pipeline: MgiePipeline;
+let photo: Buffer;
+
+before(async () => {
+  pipeline = await MgiePipeline.loadAsync(await tinyBundleDirAsync());
+  photo = await samplePhotoAsync(301, 173);
+});
+after(() => pipeline.releaseAsync());
+
+const quick = { steps: 4, size: 128 };
+
+test('an edit returns a PNG at the input size, with the expressive instruction and timings', async () => {
+  const events: EditProgress[] = [];
+  const result = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { ...quick, seed: 1 } }, { onProgress: (e) => events.push(e) });
+  const meta = await sharp(result.png).metadata();
+  assert.equal(meta.format, 'png');
+  assert.deepEqual([meta.width, meta.height, result.width, result.height], [301, 173, 301, 173]);
+  assert.deepEqual([result.editWidth, result.editHeight], [128, 64]);
+  assert.equal(typeof result.expressiveInstruction, 'string');
+  assert.equal(result.parameters.seed, 1);
+  assert.equal(result.parameters.scheduler, 'euler-ancestral');
+  assert.ok(result.generatedTokens >= 1 && result.generatedTokens <= 96);
+  for (const stage of Object.keys(result.timings)) assert.ok(result.timings[stage as keyof typeof result.timings] >= 0);
+
+  // 1. stages in order, 2. tokens, 3. the instruction before conditioning, 4. one event per step
+  const stages = events.filter((e) => e.type === 'stage').map((e) => (e as { stage: string }).stage);
+  assert.deepEqual(stages, ['prepare', 'vision', 'generate', 'condition', 'encode', 'diffuse', 'decode']);
+  const instructionAt = events.findIndex((e) => e.type === 'expressive-instruction');
+  const conditionAt = events.findIndex((e) => e.type === 'stage' && e.stage === 'condition');
+  assert.ok(instructionAt > 0 && instructionAt < conditionAt);
+  assert.equal(events.filter((e) => e.type === 'token').length, result.generatedTokens);
+  const steps = events.filter((e) => e.type === 'step') as Extract<EditProgress, { type: 'step' }>[];
+  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4]);
+  assert.deepEqual([...steps[0].latentShape], [1, 4, 8, 16]);
+});
+
+test('the same seed gives a byte-identical PNG; another seed does not', async () => {
+  const request = { image: photo, instruction: 'turn the day into night', parameters: { ...quick, seed: 13331 } };
+  const first = await pipeline.editAsync(request);
+  const second = await pipeline.editAsync(request);
+  assert.ok(first.png.equals(second.png), 'same seed, same bytes');
+  assert.equal(first.expressiveInstruction, second.expressiveInstruction);
+  const other = await pipeline.editAsync({ ...request, parameters: { ...quick, seed: 13332 } });
+  assert.ok(!first.png.equals(other.png), 'another seed changes the result');
+});
+
+test('without a seed one is drawn and reported', async () => {
+  const result = await pipeline.editAsync({ image: photo, instruction: 'add snow', parameters: quick });
+  assert.ok(Number.isInteger(result.parameters.seed) && result.parameters.seed >= 0 && result.parameters.seed <= 0xffffffff);
+});
+
+test('the instruction changes the result (it reaches the diffusion through the MLLM and edit head)', async () => {
+  const a = await pipeline.editAsync({ image: photo, instruction: 'make the frame red', parameters: { ...quick, seed: 5 } });
+  const b = await pipeline.editAsync({ image: photo, instruction: 'give him a beard', parameters: { ...quick, seed: 5 } });
+  assert.ok(!a.png.equals(b.png));
+});
+
+test('all three schedulers run; the deterministic ones ignore nothing but the seed-drawn start', async () => {
+  for (const scheduler of ['euler-ancestral', 'euler', 'ddim'] as const) {
+    const result = await pipeline.editAsync({ image: photo, instruction: 'darken the image', parameters: { ...quick, seed: 3, scheduler } });
+    assert.equal(result.parameters.scheduler, scheduler);
+  }
+});
+
+test('guidance off runs the conditional branch only, and differs from guided', async () => {
+  const guided = await pipeline.editAsync({ image: photo, instruction: 'remove the text', parameters: { ...quick, seed: 9 } });
+  const unguided = await pipeline.editAsync({ image: photo, instruction: 'remove the text', parameters: { ...quick, seed: 9, guidanceScale: 1 } });
+  assert.ok(!guided.png.equals(unguided.png));
+});
+
+test('a transparent input keeps its alpha channel', async () => {
+  const result = await pipeline.editAsync({ image: await samplePhotoAsync(96, 80, { alpha: true }), instruction: 'make more brightness', parameters: { ...quick, seed: 2 } });
+  const { data, info } = await sharp(result.png).raw().toBuffer({ resolveWithObject: true });
+  assert.equal(info.channels, 4);
+  assert.equal(data[3], 0); // left quarter transparent
+  assert.equal(data[(info.width - 1) * 4 + 3], 255);
+});
+
+test('cancelling stops the edit before the next model run', async () => {
+  const controller = new AbortController();
+  let stepsSeen = 0;
+  await assert.rejects(
+    pipeline.editAsync(
+      { image: photo, instruction: 'make the face happy', parameters: { steps: 50, size: 128, seed: 4 } },
+      {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.type === 'step' && ++stepsSeen === 2) controller.abort();
+        },
+      },
+    ),
+    (error: any) => error.code === 'MGIE_ERR_CANCELLED',
+  );
+  assert.equal(stepsSeen, 2);
+});
+
+test('cancelling during generation stops there too', async () => {
+  const controller = new AbortController();
+  let tokens = 0;
+  await assert.rejects(
+    pipeline.editAsync({ image: photo, instruction: 'make cottage a mansion', parameters: quick }, {
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.type === 'token' && ++tokens === 1) controller.abort();
+      },
+    }),
+    (error: any) => error.code === 'MGIE_ERR_CANCELLED',
+  );
+  assert.equal(tokens, 1);
+});
+
+test('bad parameters are refused with the allowed range', async () => {
+  const cases: [object, RegExp][] = [
+    [{ steps: 0 }, /steps must be a whole number from 1 to 200/],
+    [{ steps: 2.5 }, /steps must be a whole number/],
+    [{ size: 100 }, /size must be a multiple of 64 from 64 to 1024/],
+    [{ size: 2048 }, /size must be a multiple of 64/],
+    [{ guidanceScale: Number.NaN }, /guidance must be a number/],
+    [{ imageGuidanceScale: -1 }, /image guidance must be a number/],
+    [{ seed: -1 }, /seed must be a whole number from 0 to 4294967295/],
+    [{ scheduler: 'heun' }, /scheduler must be one of euler-ancestral, euler, ddim/],
+  ];
+  for (const [parameters, message] of cases) {
+    await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'x', parameters }), (error: any) => error.code === 'MGIE_ERR_BAD_PARAMETER' && message.test(error.message));
+  }
+});
+
+test('empty, over-long and special-token instructions are refused', async () => {
+  await assert.rejects(pipeline.editAsync({ image: photo, instruction: '  ' }), /instruction is empty/);
+  await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'a'.repeat(1001) }), /limit is 1000/);
+  await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'make it [IMG0] red' }), /reserved token "\[IMG0\]"/);
+  await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'x <im_patch>' }), /reserved token "<im_patch>"/);
+});

@@ -21,6 +21,9 @@ const dataTypeOf: Record<ElementType, number> = {
 // as an attribute and already has LayerNormalization.
 export const OPSET_VERSION = 17;
 
+const EXTERNAL_DATA_MIN_BYTES = 1024;
+const EXTERNAL_DATA_ALIGNMENT = 4096;
+
 export interface GraphBuilderOptions {
   /**
    * Declare float inputs/outputs as float16 and store weights as float16, casting to float32 inside.
@@ -110,11 +113,49 @@ export class GraphBuilder {
   }
 
   toModelBytes(): Uint8Array {
+    return this.encode(this.initializers);
+  }
+
+  /**
+   * The model with its weights in an ONNX external-data file next to it (`<modelFile>.data`), as
+   * exports of large models are: onnxruntime then maps the weights from the file instead of holding
+   * them twice (once in the parsed protobuf, once as tensors).
+   */
+  toModelWithExternalData(modelFile: string): { model: Uint8Array; dataFile: string; data: Uint8Array } {
+    const dataFile = `${modelFile}.data`;
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    const initializers = this.initializers.map((tensor) => {
+      const raw = tensor.rawData!;
+      if (raw.byteLength < EXTERNAL_DATA_MIN_BYTES) return tensor;
+      // Page-aligned offsets let onnxruntime map each tensor straight from the file.
+      const padding = (EXTERNAL_DATA_ALIGNMENT - (offset % EXTERNAL_DATA_ALIGNMENT)) % EXTERNAL_DATA_ALIGNMENT;
+      if (padding > 0) chunks.push(new Uint8Array(padding));
+      offset += padding;
+      chunks.push(raw);
+      const entry = { ...tensor, rawData: null, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData: [
+        { key: 'location', value: dataFile },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(raw.byteLength) },
+      ] };
+      offset += raw.byteLength;
+      return entry;
+    });
+    const data = new Uint8Array(offset);
+    let position = 0;
+    for (const chunk of chunks) {
+      data.set(chunk, position);
+      position += chunk.byteLength;
+    }
+    return { model: this.encode(initializers), dataFile, data };
+  }
+
+  private encode(initializers: onnxProto.onnx.ITensorProto[]): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'mgie-for-figma/models',
       opsetImport: [{ domain: '', version: OPSET_VERSION }],
-      graph: { name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: { name: this.name, node: this.nodes, initializer: initializers, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }

@@ -11,7 +11,7 @@ import { buildLlmModels } from './build-llm-models.ts';
 import type { GeneratedBundleConfig } from './generated-bundle-config.ts';
 
 /** Bump when the generator's output changes, so stale generated bundles are rebuilt. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 const FILES = {
   vision: 'vision.onnx',
@@ -23,6 +23,9 @@ const FILES = {
   vaeDecoder: 'vae_decoder.onnx',
   tokenizer: 'tokenizer.json',
 } as const;
+
+/** Models with more weight than this keep it in an external-data file, as large real exports do. */
+const EXTERNAL_DATA_FROM_BYTES = 16 << 20;
 
 const IMG_TOKENS = Array.from({ length: 8 }, (_, i) => `[IMG${i}]`);
 
@@ -53,8 +56,14 @@ export async function writeGeneratedBundleAsync(config: GeneratedBundleConfig, o
     bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
   };
   for (const [key, graph] of Object.entries(graphs) as [keyof typeof graphs, GraphBuilder][]) {
-    await write(FILES[key], graph.toModelBytes());
     parameters += graph.parameterCount;
+    if (graph.parameterCount * 4 < EXTERNAL_DATA_FROM_BYTES) {
+      await write(FILES[key], graph.toModelBytes());
+      continue;
+    }
+    const { model, dataFile, data } = graph.toModelWithExternalData(FILES[key]);
+    await write(FILES[key], model);
+    await write(dataFile, data);
   }
   await write(FILES.tokenizer, JSON.stringify(tokenizer.tokenizerJson, null, 2));
   await write('tokenizer_config.json', JSON.stringify(tokenizer.tokenizerConfig, null, 2));

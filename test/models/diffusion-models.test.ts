@@ -11,6 +11,8 @@ import { WeightSource } from '../../models/onnx-builder/weight-source.ts';
 import { buildDiffusionModels, type DiffusionModels } from '../../models/tiny/build-diffusion-models.ts';
 import { BENCH_BUNDLE_CONFIG, TINY_BUNDLE_CONFIG, type GeneratedBundleConfig } from '../../models/tiny/generated-bundle-config.ts';
 import { timestepEmbedding } from '../../models/tiny/private/diffusion-blocks.ts';
+import { float32Data } from '../../companion-server/engine/onnx-runtime.ts';
+import { allFinite, maxAbs, maxDiff } from '../helpers/tensor-math.ts';
 
 const { vae, editHead } = TINY_BUNDLE_CONFIG;
 const CL = vae.latentChannels;
@@ -37,18 +39,6 @@ function modelsFor(config: GeneratedBundleConfig = TINY_BUNDLE_CONFIG) {
 const random = new WeightSource(11);
 const floats = (values: Float32Array, dims: number[], half = false) =>
   half ? new ort.Tensor('float16', new Uint16Array(Float16Array.from(values).buffer), dims) : new ort.Tensor('float32', values, dims);
-function data(t: ort.Tensor): Float32Array {
-  if (t.type === 'float16') { const h = t.data as Uint16Array; return Float32Array.from(new Float16Array(h.buffer, h.byteOffset, h.length)); }
-  return t.data as Float32Array;
-}
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const allFinite = (a: Float32Array) => a.every(Number.isFinite);
 const fractionWithin = (a: Float32Array, limit: number) => a.reduce((n, v) => n + (Math.abs(v) <= limit ? 1 : 0), 0) / a.length;
 function std(a: Float32Array): number {
   const mean = a.reduce((s, v) => s + v, 0) / a.length;
@@ -79,7 +69,7 @@ async function runUnet(s: Sessions, f: UnetFeeds, half = false): Promise<Float32
     encoder_hidden_states: floats(f.context, [b, Q, C], half),
   });
   assert.deepEqual(out.noise_pred.dims, [b, CL, f.h, f.w]);
-  return data(out.noise_pred);
+  return float32Data(out.noise_pred);
 }
 async function encode(s: Sessions, image: Float32Array, h: number, w: number, half = false): Promise<ort.Tensor> {
   return (await s.vaeEncoder.run({ image: floats(image, [1, 3, h, w], half) })).latent;
@@ -108,10 +98,10 @@ test('the VAE scales by 8 both ways at any size that is a multiple of 64', async
   for (const [h, w] of [[64, 64], [128, 192]]) {
     const latent = await encode(s, testImage(h, w), h, w);
     assert.deepEqual(latent.dims, [1, CL, h / 8, w / 8]);
-    assert.ok(allFinite(data(latent)));
-    const image = await decode(s, data(latent), h / 8, w / 8);
+    assert.ok(allFinite(float32Data(latent)));
+    const image = await decode(s, float32Data(latent), h / 8, w / 8);
     assert.deepEqual(image.dims, [1, 3, h, w]);
-    assert.ok(allFinite(data(image)));
+    assert.ok(allFinite(float32Data(image)));
   }
 });
 
@@ -129,10 +119,10 @@ test('the encoder latent depends on the whole image (a change in one corner move
   const { sessions: s } = await modelsFor();
   const [h, w] = [64, 64];
   const image = testImage(h, w);
-  const base = data(await encode(s, image, h, w));
+  const base = float32Data(await encode(s, image, h, w));
   const changed = image.slice();
   for (let c = 0; c < 3; c++) for (let y = h - 8; y < h; y++) for (let x = w - 8; x < w; x++) changed[(c * h + y) * w + x] *= -1;
-  const moved = data(await encode(s, changed, h, w));
+  const moved = float32Data(await encode(s, changed, h, w));
   // Latent pixel (0, 0) of every channel is far outside the convolutions' reach: only the mid-block attention links them.
   const corner = (a: Float32Array) => Float32Array.from({ length: CL }, (_, c) => a[c * (h / 8) * (w / 8)]);
   assert.ok(maxDiff(corner(base), corner(moved)) > 1e-4, 'the top-left latent moved');
@@ -167,10 +157,10 @@ test('noise_pred depends on the noisy half, the image half, the timestep (fracti
 test('the decoder image depends on the latent everywhere', async () => {
   const { sessions: s } = await modelsFor();
   const latent = random.normal(CL * 8 * 8, 1 / vae.scalingFactor);
-  const base = data(await decode(s, latent, 8, 8));
+  const base = float32Data(await decode(s, latent, 8, 8));
   const changed = latent.slice();
   changed[CL * 64 - 1] += 2; // bottom-right latent pixel of the last channel
-  const moved = data(await decode(s, changed, 8, 8));
+  const moved = float32Data(await decode(s, changed, 8, 8));
   const topLeft = (a: Float32Array) => Float32Array.from({ length: 3 }, (_, c) => a[c * 64 * 64]);
   assert.ok(maxDiff(topLeft(base), topLeft(moved)) > 1e-4, 'the top-left pixel moved');
 });
@@ -199,8 +189,8 @@ test('UNet batch rows are independent: batch 3 equals three batch-1 runs, in ord
 test('decoded images lie mostly in [-1.5, 1.5] with visible contrast', async () => {
   const { sessions: s } = await modelsFor();
   // Two kinds of decoder input: a latent as the sampler leaves it (unit variance / scalingFactor), and an encoded image.
-  const sampled = data(await decode(s, random.normal(CL * 16 * 16, 1 / vae.scalingFactor), 16, 16));
-  const encoded = data(await decode(s, data(await encode(s, testImage(128, 128), 128, 128)), 16, 16));
+  const sampled = float32Data(await decode(s, random.normal(CL * 16 * 16, 1 / vae.scalingFactor), 16, 16));
+  const encoded = float32Data(await decode(s, float32Data(await encode(s, testImage(128, 128), 128, 128)), 16, 16));
   for (const image of [sampled, encoded]) {
     assert.ok(fractionWithin(image, 1.5) > 0.99, `${fractionWithin(image, 1.5)} of the pixels in range`);
     assert.ok(std(image) > 0.1, `pixel std ${std(image)}`);
@@ -231,18 +221,18 @@ test('float16 exports declare float16 IO (the timestep stays float32) and match 
   assert.deepEqual(metadata(half.vaeDecoder, 'output').image?.type, 'float16');
 
   const image = testImage(64, 128);
-  const latent32 = data(await encode(full, image, 64, 128));
+  const latent32 = float32Data(await encode(full, image, 64, 128));
   const latent16 = await encode(half, image, 64, 128, true);
   assert.equal(latent16.type, 'float16');
-  assert.ok(maxDiff(latent32, data(latent16)) <= 0.01 * maxAbs(latent32), `latent: ${maxDiff(latent32, data(latent16))} vs max ${maxAbs(latent32)}`);
+  assert.ok(maxDiff(latent32, float32Data(latent16)) <= 0.01 * maxAbs(latent32), `latent: ${maxDiff(latent32, float32Data(latent16))} vs max ${maxAbs(latent32)}`);
 
   const f = unetFeeds(3, 8, 16, 700.25);
   const noise32 = await runUnet(full, f);
   const noise16 = await runUnet(half, f, true);
   assert.ok(maxDiff(noise32, noise16) <= 0.01 * maxAbs(noise32), `noise_pred: ${maxDiff(noise32, noise16)} vs max ${maxAbs(noise32)}`);
 
-  const pixels32 = data(await decode(full, latent32, 8, 16));
-  const pixels16 = data(await decode(half, latent32, 8, 16, true));
+  const pixels32 = float32Data(await decode(full, latent32, 8, 16));
+  const pixels16 = float32Data(await decode(half, latent32, 8, 16, true));
   assert.ok(maxDiff(pixels32, pixels16) <= 0.01 * maxAbs(pixels32), `image: ${maxDiff(pixels32, pixels16)} vs max ${maxAbs(pixels32)}`);
 });
 
@@ -265,7 +255,7 @@ test('the timestep embedding is diffusers Timesteps(flip_sin_to_cos=True, shift 
   };
   const timesteps = [0, 1, 500, 500.5, 999];
   const session = await ort.InferenceSession.create(g.toModelBytes());
-  const out = data((await session.run({ timestep: floats(Float32Array.from(timesteps), [timesteps.length]) })).temb);
+  const out = float32Data((await session.run({ timestep: floats(Float32Array.from(timesteps), [timesteps.length]) })).temb);
   timesteps.forEach((ts, row) => {
     const half = channels / 2;
     const freqs = Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
@@ -289,11 +279,11 @@ test('the BENCH config builds SD-shaped models that run', async () => {
     encoder_hidden_states: floats(random.normal(2 * q * c, 1), [2, q, c]),
   });
   assert.deepEqual(out.noise_pred.dims, [2, cl, 8, 8]);
-  assert.ok(allFinite(data(out.noise_pred)));
+  assert.ok(allFinite(float32Data(out.noise_pred)));
   const encoder = await ort.InferenceSession.create(models.vaeEncoder.toModelBytes());
   const latent = (await encoder.run({ image: floats(testImage(64, 64), [1, 3, 64, 64]) })).latent;
   const decoder = await ort.InferenceSession.create(models.vaeDecoder.toModelBytes());
   const image = (await decoder.run({ latent })).image;
   assert.deepEqual(image.dims, [1, 3, 64, 64]);
-  assert.ok(fractionWithin(data(image), 1.5) > 0.99);
+  assert.ok(fractionWithin(float32Data(image), 1.5) > 0.99);
 });

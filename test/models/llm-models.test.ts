@@ -10,6 +10,8 @@ import { WeightSource } from '../../models/onnx-builder/weight-source.ts';
 import { buildLlmModels, type LlmModels } from '../../models/tiny/build-llm-models.ts';
 import { EDIT_HEAD_EMB_NAME } from '../../models/tiny/build-edit-head-model.ts';
 import { BENCH_BUNDLE_CONFIG, TINY_BUNDLE_CONFIG, type GeneratedBundleConfig } from '../../models/tiny/generated-bundle-config.ts';
+import { float32Data } from '../../companion-server/engine/onnx-runtime.ts';
+import { allFinite, maxAbs, maxDiff } from '../helpers/tensor-math.ts';
 
 const VOCAB = { vocabSize: 1011, imgTokenIds: [1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010] };
 const { llm, editHead: eh, vision: vis } = TINY_BUNDLE_CONFIG;
@@ -37,20 +39,8 @@ const random = new WeightSource(7);
 const floats = (data: Float32Array, dims: number[], half = false) =>
   half ? new ort.Tensor('float16', new Uint16Array(Float16Array.from(data).buffer), dims) : new ort.Tensor('float32', data, dims);
 const int64s = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
-function data(t: ort.Tensor): Float32Array {
-  if (t.type === 'float16') { const h = t.data as Uint16Array; return Float32Array.from(new Float16Array(h.buffer, h.byteOffset, h.length)); }
-  return t.data as Float32Array;
-}
 const range = (start: number, end: number) => Array.from({ length: end - start }, (_, i) => start + i);
 const ones = (n: number) => new Array<number>(n).fill(1);
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const allFinite = (a: Float32Array) => a.every(Number.isFinite);
 /** Rows [from, to) of a [1, T, W] tensor's data. */
 const rows = (a: Float32Array, width: number, from: number, to: number) => a.subarray(from * width, to * width);
 
@@ -60,7 +50,7 @@ function metadata(session: ort.InferenceSession, which: 'input' | 'output') {
 }
 
 async function embed(s: Sessions, ids: number[]): Promise<Float32Array> {
-  return data((await s.embed.run({ input_ids: int64s(ids) })).inputs_embeds);
+  return float32Data((await s.embed.run({ input_ids: int64s(ids) })).inputs_embeds);
 }
 
 interface DecoderResult { logits: Float32Array; hidden: Float32Array; present: Record<string, ort.Tensor> }
@@ -84,7 +74,7 @@ async function decode(
   const out = await s.decoder.run(feeds);
   const present: Record<string, ort.Tensor> = {};
   for (const [name, value] of Object.entries(out)) if (name.startsWith('present.')) present[name] = value;
-  return { logits: data(out.logits), hidden: data(out.last_hidden_state), present };
+  return { logits: float32Data(out.logits), hidden: float32Data(out.last_hidden_state), present };
 }
 
 const PROMPT = [1, 17, 400, 23, 999, 5, 1003, 1004, 250, 77, 31, 2];
@@ -189,13 +179,13 @@ test('vision: names, shapes, and the output depends on the pixels', async () => 
   const pixels = random.normal(3 * S * S, 1);
   const a = (await s.vision.run({ pixel_values: floats(pixels, [1, 3, S, S]) })).image_features;
   assert.deepEqual(a.dims, [1, P, D]);
-  assert.ok(allFinite(data(a)) && maxAbs(data(a)) > 0.1);
+  assert.ok(allFinite(float32Data(a)) && maxAbs(float32Data(a)) > 0.1);
   const changed = pixels.slice();
   changed[5] += 1; // one pixel of the first patch
-  const b = data((await s.vision.run({ pixel_values: floats(changed, [1, 3, S, S]) })).image_features);
-  assert.ok(maxDiff(data(a), b) > 1e-4, 'changing a pixel changes the features');
+  const b = float32Data((await s.vision.run({ pixel_values: floats(changed, [1, 3, S, S]) })).image_features);
+  assert.ok(maxDiff(float32Data(a), b) > 1e-4, 'changing a pixel changes the features');
   // Every patch token mixes with the others through attention: the last patch's features change too.
-  assert.ok(maxDiff(rows(data(a), D, P - 1, P), rows(b, D, P - 1, P)) > 1e-6);
+  assert.ok(maxDiff(rows(float32Data(a), D, P - 1, P), rows(b, D, P - 1, P)) > 1e-6);
 });
 
 test('vision: hidden_states[-2], so the last CLIP layer is not in the graph', async () => {
@@ -267,7 +257,7 @@ test('decoder: KV-cache decoding equals one full pass; logits are O(1)-O(10)', a
   }
   for (const [name, tensor] of Object.entries(full.present)) {
     assert.deepEqual(past![name].dims, tensor.dims);
-    assert.ok(maxDiff(data(past![name]), data(tensor)) < 1e-4, name);
+    assert.ok(maxDiff(float32Data(past![name]), float32Data(tensor)) < 1e-4, name);
   }
 });
 
@@ -377,7 +367,7 @@ test('decoder: attention_mask 0 hides a key, without NaN; left padding equals th
   assert.ok(allFinite(out.logits) && allFinite(out.hidden), 'no NaN for padded positions');
   assert.ok(maxDiff(rows(out.logits, V, pad, pad + n), base.logits) < 1e-4);
   assert.ok(maxDiff(rows(out.hidden, D, pad, pad + n), base.hidden) < 1e-4);
-  for (const [name, t] of Object.entries(out.present)) assert.ok(allFinite(data(t)), name);
+  for (const [name, t] of Object.entries(out.present)) assert.ok(allFinite(float32Data(t)), name);
 });
 
 test('decoder: position_ids drive rotary embeddings (relative: a common shift changes nothing)', async () => {
@@ -434,22 +424,22 @@ test('edit head: names, shapes, batch rows are independent, output depends on th
   const zeros = new Float32Array(K * D);
   const outA = await run(a, 1);
   assert.deepEqual(outA.dims, [1, Q, eh.dim]);
-  const outZero = data(await run(zeros, 1));
-  assert.ok(allFinite(data(outA)) && maxDiff(data(outA), outZero) > 1e-3, 'cond differs from null');
+  const outZero = float32Data(await run(zeros, 1));
+  assert.ok(allFinite(float32Data(outA)) && maxDiff(float32Data(outA), outZero) > 1e-3, 'cond differs from null');
   const both = new Float32Array(2 * K * D);
   both.set(a);
   both.set(zeros, K * D);
   const outBoth = await run(both, 2);
   assert.deepEqual(outBoth.dims, [2, Q, eh.dim]);
-  assert.ok(maxDiff(data(outBoth).subarray(0, Q * eh.dim), data(outA)) < 1e-5);
-  assert.ok(maxDiff(data(outBoth).subarray(Q * eh.dim), outZero) < 1e-5);
+  assert.ok(maxDiff(float32Data(outBoth).subarray(0, Q * eh.dim), float32Data(outA)) < 1e-5);
+  assert.ok(maxDiff(float32Data(outBoth).subarray(Q * eh.dim), outZero) < 1e-5);
 });
 
 test('edit head: matches a plain-JS nn.Transformer(norm_first) EditMapper', async () => {
   const { models, sessions: s } = await tinyModels();
   const K = eh.numImgTokens;
   const x = random.normal(K * D, 1);
-  const out = data((await s.editHead.run({ img_hidden: floats(x, [1, K, D]) })).prompt_embeds);
+  const out = float32Data((await s.editHead.run({ img_hidden: floats(x, [1, K, D]) })).prompt_embeds);
   const ref = referenceEditHead(models.editHead, eh, D, x);
   assert.ok(maxDiff(out, ref) < 1e-4 * maxAbs(ref), `edit head vs reference: ${maxDiff(out, ref)}`);
 });
@@ -470,26 +460,26 @@ test('float16 variants load, take and return float16, and stay close to float32'
 
   const K = eh.numImgTokens;
   const x = random.normal(2 * K * D, 1);
-  close(data((await h.editHead.run({ img_hidden: floats(x, [2, K, D], true) })).prompt_embeds),
-    data((await f.editHead.run({ img_hidden: floats(x, [2, K, D]) })).prompt_embeds), 'edit head');
+  close(float32Data((await h.editHead.run({ img_hidden: floats(x, [2, K, D], true) })).prompt_embeds),
+    float32Data((await f.editHead.run({ img_hidden: floats(x, [2, K, D]) })).prompt_embeds), 'edit head');
 
   const embHalf = (await h.embed.run({ input_ids: int64s(VOCAB.imgTokenIds) })).inputs_embeds;
   assert.equal(embHalf.type, 'float16');
-  close(data(embHalf), await embed(f, VOCAB.imgTokenIds), 'embed');
+  close(float32Data(embHalf), await embed(f, VOCAB.imgTokenIds), 'embed');
   // The IMG rows stay equal to the baked float16 constant, also when only the edit head is float16.
   const halfEmb = (g: GraphBuilder) => {
     const tensor = onnxProto.onnx.ModelProto.decode(g.toModelBytes()).graph!.initializer!.find((i) => i.name === `${EDIT_HEAD_EMB_NAME}_fp16`)!;
     const raw = tensor.rawData!;
     return Float32Array.from(new Float16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)));
   };
-  assert.deepEqual(halfEmb((await tinyModels(half)).models.editHead), data(embHalf));
+  assert.deepEqual(halfEmb((await tinyModels(half)).models.editHead), float32Data(embHalf));
   const mixed = await tinyModels({ ...TINY_BUNDLE_CONFIG, float16Models: ['editHead'] });
   assert.deepEqual(halfEmb(mixed.models.editHead), await embed(mixed.sessions, VOCAB.imgTokenIds));
 
   const S = vis.imageSize;
   const pixels = random.normal(3 * S * S, 1);
-  close(data((await h.vision.run({ pixel_values: floats(pixels, [1, 3, S, S], true) })).image_features),
-    data((await f.vision.run({ pixel_values: floats(pixels, [1, 3, S, S]) })).image_features), 'vision');
+  close(float32Data((await h.vision.run({ pixel_values: floats(pixels, [1, 3, S, S], true) })).image_features),
+    float32Data((await f.vision.run({ pixel_values: floats(pixels, [1, 3, S, S]) })).image_features), 'vision');
 
   const embeds = await embed(f, PROMPT);
   const full16 = await decode(h, embeds, { half: true });
@@ -537,18 +527,18 @@ test('BENCH config: build time, sizes and decoder time per token', async (t) => 
   };
   const promptLength = 300;
   const ids = range(0, promptLength).map((i) => (i * 37) % 1000);
-  const embeds = data((await embedSession.run({ input_ids: int64s(ids) })).inputs_embeds);
+  const embeds = float32Data((await embedSession.run({ input_ids: int64s(ids) })).inputs_embeds);
   const prefillStart = performance.now();
   let out = await run(embeds);
   const prefillMs = performance.now() - prefillStart;
   const steps = 20;
   const decodeStart = performance.now();
   for (let i = 0; i < steps; i++) {
-    const next = data((await embedSession.run({ input_ids: int64s([(i * 13) % 1000]) })).inputs_embeds);
+    const next = float32Data((await embedSession.run({ input_ids: int64s([(i * 13) % 1000]) })).inputs_embeds);
     const present = Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('present.')));
     out = await run(next, present);
   }
   const perToken = (performance.now() - decodeStart) / steps;
-  assert.ok(allFinite(data(out.logits)));
+  assert.ok(allFinite(float32Data(out.logits)));
   t.diagnostic(`BENCH decoder: prefill ${promptLength} tokens ${prefillMs.toFixed(1)} ms, ${perToken.toFixed(2)} ms/token after it`);
 });

@@ -1,7 +1,7 @@
 // Euler ancestral sampling (k-diffusion's sample_euler_ancestral, as diffusers'
 // EulerAncestralDiscreteScheduler): the scheduler MGIE's reference runs (mgie-reference.md, section 6).
 import type { SeededRandom } from '../random.ts';
-import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, timestepsFor } from './noise-schedule.ts';
+import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, scaleBySigma, timestepsFor } from './noise-schedule.ts';
 import type { Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class EulerAncestralScheduler implements Scheduler {
@@ -34,11 +34,7 @@ export class EulerAncestralScheduler implements Scheduler {
 
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
     checkStepIndex(stepIndex, this.timesteps.length);
-    const sigma = this.sigmas[stepIndex];
-    const denominator = Math.sqrt(sigma * sigma + 1);
-    const out = new Float32Array(sample.length);
-    for (let i = 0; i < out.length; i++) out[i] = sample[i] / denominator;
-    return out;
+    return scaleBySigma(sample, this.sigmas[stepIndex]);
   }
 
   /** Draws this step's noise from `random` into a reused buffer (diffusers draws it at every step, the last included). */

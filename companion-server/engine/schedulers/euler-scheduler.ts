@@ -1,7 +1,7 @@
 // Deterministic Euler sampling (diffusers' EulerDiscreteScheduler with s_churn = 0, so no noise is ever
 // added): x' = x + (x - x0) / sigma * (sigma_next - sigma), x0 = x - sigma * eps.
 import type { SeededRandom } from '../random.ts';
-import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, timestepsFor } from './noise-schedule.ts';
+import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, scaleBySigma, timestepsFor } from './noise-schedule.ts';
 import type { Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class EulerScheduler implements Scheduler {
@@ -19,11 +19,7 @@ export class EulerScheduler implements Scheduler {
 
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
     checkStepIndex(stepIndex, this.timesteps.length);
-    const sigma = this.sigmas[stepIndex];
-    const denominator = Math.sqrt(sigma * sigma + 1);
-    const out = new Float32Array(sample.length);
-    for (let i = 0; i < out.length; i++) out[i] = sample[i] / denominator;
-    return out;
+    return scaleBySigma(sample, this.sigmas[stepIndex]);
   }
 
   /** `random` is not used: with s_churn = 0 the step is deterministic. */

@@ -142,6 +142,14 @@ export function eulerInitNoiseSigma(spacing: TimestepSpacing, sigmas: Float64Arr
   return spacing === 'linspace' || spacing === 'trailing' ? max : Math.sqrt(max * max + 1);
 }
 
+/** The Euler schedulers' scale_model_input: x / sqrt(sigma^2 + 1), into a new array. */
+export function scaleBySigma(sample: Float32Array, sigma: number): Float32Array {
+  const denominator = Math.sqrt(sigma * sigma + 1);
+  const out = new Float32Array(sample.length);
+  for (let i = 0; i < out.length; i++) out[i] = sample[i] / denominator;
+  return out;
+}
+
 export function checkStepIndex(stepIndex: number, numInferenceSteps: number): void {
   if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= numInferenceSteps) {
     throw new RangeError(`stepIndex must be a whole number from 0 to ${numInferenceSteps - 1}, got ${stepIndex}.`);

@@ -10,7 +10,7 @@ export async function runEditCommandAsync(options: EditCommandOptions): Promise<
   const image = await readFile(options.image).catch((cause: NodeJS.ErrnoException) => {
     throw new MgieError('MGIE_ERR_BAD_IMAGE', `Cannot read the image ${options.image} (${cause.code ?? cause.message}). Check the path.`, { cause });
   });
-  const bundleDir = await resolveBundleDirAsync(options.bundle, { quiet: options.json });
+  const bundleDir = await resolveBundleDirAsync(options.bundle);
   const pipeline = await MgiePipeline.loadAsync(bundleDir, {
     executionProvider: options.executionProvider,
     intraOpNumThreads: options.threads,

@@ -124,6 +124,9 @@ export class MgiePipeline {
     const T = promptIds.ids.length;
     const embedded = await run(sessions.embed, { input_ids: int64Tensor(promptIds.ids, [1, T]) });
     const promptEmbeds = float32Data(embedded.inputs_embeds).slice();
+    if (features.length !== vision.numPatches * llm.hiddenSize) {
+      throw new MgieError('MGIE_ERR_RUNTIME', `${manifest.files.vision} returned ${features.length / llm.hiddenSize} image features, the manifest says ${vision.numPatches} (vision.numPatches).`);
+    }
     promptEmbeds.set(features, promptIds.imagePatchStart * llm.hiddenSize);
 
     // 3. greedy generation of the expressive instruction and the IMG tokens

@@ -41,6 +41,7 @@ test('mgie edit --json prints one JSON object and writes the PNG at the input si
   assert.equal(summary.steps, 3);
   assert.deepEqual([summary.width, summary.height], [120, 90]);
   assert.equal(summary.bundle, 'mgie-tiny');
+  assert.match(stderr, /not meaningful/, 'the tiny-bundle notice goes to stderr, keeping stdout one JSON object');
   assert.equal(typeof summary.expressiveInstruction, 'string');
   for (const stage of ['prepare', 'vision', 'generate', 'condition', 'encode', 'diffuse', 'decode']) assert.equal(typeof summary.timings[stage], 'number');
   const meta = await sharp(await readFile(out)).metadata();

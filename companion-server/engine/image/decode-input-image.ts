@@ -12,10 +12,10 @@ export interface DecodedImage {
 }
 
 /**
- * Decodes an input image after checking its header against the limits, so that a decompression
- * bomb is refused before its pixels are decoded. EXIF orientation is applied.
+ * Reads only the image header and checks it against the limits, so that a decompression bomb is
+ * refused before its pixels are decoded (also used before an edit is queued).
  */
-export async function decodeInputImageAsync(bytes: Uint8Array, limits: ImageLimits): Promise<DecodedImage> {
+export async function checkImageHeaderAsync(bytes: Uint8Array, limits: ImageLimits): Promise<{ width: number; height: number }> {
   if (bytes.length === 0) throw new MgieError('MGIE_ERR_BAD_IMAGE', 'The image is empty (0 bytes). Export the frame again and send its PNG or JPEG bytes.');
   let metadata: Metadata;
   try {
@@ -32,6 +32,12 @@ export async function decodeInputImageAsync(bytes: Uint8Array, limits: ImageLimi
       `The image is ${width}x${height} pixels; the limit is ${limits.maxInputSide} pixels per side and ${(limits.maxInputPixels / 1e6).toFixed(0)} megapixels. Export it at a smaller scale.`,
     );
   }
+  return { width, height };
+}
+
+/** Decodes an input image after checking its header against the limits. EXIF orientation is applied. */
+export async function decodeInputImageAsync(bytes: Uint8Array, limits: ImageLimits): Promise<DecodedImage> {
+  await checkImageHeaderAsync(bytes, limits);
   try {
     const oriented = sharp(bytes, { limitInputPixels: limits.maxInputPixels, failOn: 'truncated' }).rotate();
     const { data, info } = await oriented.clone().ensureAlpha().raw().toBuffer({ resolveWithObject: true });

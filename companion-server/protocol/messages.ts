@@ -1,0 +1,138 @@
+// Wire protocol version 1 between the companion server and its clients (the Figma plugin UI,
+// scripts). Defined once here and imported by both sides; browser-safe (no Node imports).
+// JSON text frames carry control and events; binary frames carry image bytes with a JSON header.
+import { type Static, Type } from '@sinclair/typebox';
+
+export const PROTOCOL_VERSION = 1;
+export const WEBSOCKET_PATH = '/v1/ws';
+
+const JobId = Type.String({ minLength: 1, maxLength: 64 });
+const ClientJobId = Type.String({ minLength: 1, maxLength: 64 });
+
+export const EditParametersSchema = Type.Object(
+  {
+    steps: Type.Optional(Type.Integer({ minimum: 1 })),
+    guidanceScale: Type.Optional(Type.Number({ minimum: 0 })),
+    imageGuidanceScale: Type.Optional(Type.Number({ minimum: 0 })),
+    size: Type.Optional(Type.Integer({ minimum: 1 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
+    scheduler: Type.Optional(Type.Union([Type.Literal('euler-ancestral'), Type.Literal('euler'), Type.Literal('ddim')])),
+  },
+  { additionalProperties: false },
+);
+export type WireEditParameters = Static<typeof EditParametersSchema>;
+
+// ---- client -> server ------------------------------------------------------------------
+
+/** Header of the binary frame that submits an edit; the frame's payload is the image (PNG/JPEG). */
+export const SubmitHeaderSchema = Type.Object(
+  {
+    type: Type.Literal('submit'),
+    clientJobId: ClientJobId,
+    instruction: Type.String({ minLength: 1 }),
+    parameters: Type.Optional(EditParametersSchema),
+    /** Ask for live previews of this job. */
+    previews: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type SubmitHeader = Static<typeof SubmitHeaderSchema>;
+
+export const ClientMessageSchema = Type.Union([
+  Type.Object({ type: Type.Literal('cancel'), jobId: JobId }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('ping'), id: Type.Optional(Type.Integer()) }, { additionalProperties: false }),
+]);
+export type ClientMessage = Static<typeof ClientMessageSchema>;
+
+// ---- server -> client ------------------------------------------------------------------
+
+export interface ServerLimits {
+  maxImageBytes: number;
+  maxImagePixels: number;
+  maxImageSide: number;
+  maxEditSize: number;
+  maxSteps: number;
+  maxInstructionLength: number;
+  maxQueuedPerClient: number;
+  maxFrameBytes: number;
+}
+
+export interface JobParameters {
+  steps: number;
+  guidanceScale: number;
+  imageGuidanceScale: number;
+  size: number;
+  seed: number;
+  scheduler: string;
+}
+
+export type EditStageName = 'prepare' | 'vision' | 'generate' | 'condition' | 'encode' | 'diffuse' | 'decode';
+
+export type ServerMessage =
+  | { type: 'hello'; protocol: number; clientId: string; server: { name: string; version: string }; model: { name: string; provider: string; defaults: Omit<JobParameters, 'seed'> }; limits: ServerLimits }
+  /** The job is in the queue; `position` 0 means it starts now. Re-sent for each job on reconnect. */
+  | { type: 'accepted'; jobId: string; clientJobId: string; position: number }
+  | { type: 'position'; jobId: string; position: number }
+  | { type: 'started'; jobId: string }
+  | { type: 'stage'; jobId: string; stage: EditStageName }
+  | { type: 'tokens'; jobId: string; generated: number; max: number }
+  | { type: 'instruction'; jobId: string; text: string }
+  | { type: 'step'; jobId: string; step: number; steps: number }
+  | { type: 'cancelled'; jobId: string }
+  /** `jobId` is absent for errors about a frame that never became a job. */
+  | { type: 'error'; jobId?: string; clientJobId?: string; code: string; message: string }
+  | { type: 'pong'; id?: number }
+  | { type: 'shutdown'; message: string };
+
+/** Header of the binary frame that carries a finished edit; payload: the PNG. */
+export interface ResultHeader {
+  type: 'result';
+  jobId: string;
+  clientJobId: string;
+  instruction: string;
+  expressiveInstruction: string;
+  parameters: JobParameters;
+  width: number;
+  height: number;
+  model: string;
+  timings: Record<string, number>;
+  cached: boolean;
+}
+
+/** Header of a preview frame (only for jobs submitted with previews: true); payload: a small JPEG. */
+export interface PreviewHeader {
+  type: 'preview';
+  jobId: string;
+  step: number;
+  steps: number;
+  width: number;
+  height: number;
+}
+
+export type ServerBinaryHeader = ResultHeader | PreviewHeader;
+
+// ---- binary frames -------------------------------------------------------------------------
+// [4 bytes: header length N, big-endian][N bytes: UTF-8 JSON header][payload bytes]
+
+export function encodeBinaryFrame(header: object, payload: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const frame = new Uint8Array(4 + json.length + payload.length);
+  new DataView(frame.buffer).setUint32(0, json.length);
+  frame.set(json, 4);
+  frame.set(payload, 4 + json.length);
+  return frame;
+}
+
+/** Splits a binary frame; throws an Error saying what is malformed. */
+export function decodeBinaryFrame(frame: Uint8Array): { header: unknown; payload: Uint8Array } {
+  if (frame.length < 4) throw new Error('binary frame shorter than its 4-byte header length');
+  const length = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
+  if (4 + length > frame.length) throw new Error(`binary frame header length ${length} runs past the frame (${frame.length} bytes)`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(frame.subarray(4, 4 + length)));
+  } catch {
+    throw new Error('binary frame header is not UTF-8 JSON');
+  }
+  return { header, payload: frame.subarray(4 + length) };
+}

@@ -1,4 +1,4 @@
-// `npm start`: until the companion server lands, runs one demo edit with the CLI on a sample image.
+// `npm run demo`: one demo edit with the CLI on a sample image, no server needed.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ const landscape = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="4
 
 await mkdir(outDir, { recursive: true });
 await writeFile(input, await sharp(Buffer.from(landscape)).png().toBuffer());
-console.log(`Demo: editing ${input} with "make it look like autumn" (the companion server arrives with the next issue).`);
+console.log(`Demo: editing ${input} with "make it look like autumn".`);
 try {
   await runEditCommandAsync({ image: input, instruction: 'make it look like autumn', out: output, json: false, parameters: { seed: 13331 } });
 } catch (error) {

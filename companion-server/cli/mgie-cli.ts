@@ -2,10 +2,14 @@
 import { EDIT_USAGE, parseEditOptions, UsageError } from './parse-edit-options.ts';
 import { reportCliError } from './report-cli-error.ts';
 import { runEditCommandAsync } from './run-edit-command.ts';
+import { parseServeOptions, SERVE_USAGE } from './parse-serve-options.ts';
+import { runServeCommandAsync } from './run-serve-command.ts';
 
 const USAGE = `mgie: instruction-based image editing with MGIE.
 
-${EDIT_USAGE}`;
+${EDIT_USAGE}
+
+${SERVE_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -15,6 +19,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'edit') {
     await runEditCommandAsync(parseEditOptions(rest));
+    return 0;
+  }
+  if (command === 'serve') {
+    await runServeCommandAsync(parseServeOptions(rest));
     return 0;
   }
   throw new UsageError(`unknown command "${command}".\n${USAGE}`);

@@ -1,0 +1,85 @@
+// `mgie serve` (and `npm start`): listen first so /healthz answers, load and warm the bundle, then
+// mark ready and print the banner. SIGINT/SIGTERM shut down gracefully and exit 0.
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import sharp from 'sharp';
+import { MgiePipeline } from '../engine/mgie-pipeline.ts';
+import { buildApp } from '../server/build-app.ts';
+import { defaultResultCacheDir } from '../server/result-cache.ts';
+import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../server/server-options.ts';
+import { loadOrCreateTokenAsync } from '../server/token-store.ts';
+import type { ServeCommandOptions } from './parse-serve-options.ts';
+import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.ts';
+
+const CACHE_BYTES = 512 * 2 ** 20;
+
+export async function runServeCommandAsync(command: ServeCommandOptions): Promise<void> {
+  const token = await loadOrCreateTokenAsync({ token: command.token });
+  const options: ServerOptions = {
+    ...DEFAULT_SERVER_OPTIONS,
+    host: command.host,
+    port: command.port,
+    token: token.token,
+    allowedHosts: command.allowedHosts,
+    allowedOrigins: command.allowedOrigins,
+    concurrency: command.concurrency,
+    cache: command.cache ? { dir: command.cacheDir ?? defaultResultCacheDir(), maxBytes: CACHE_BYTES } : null,
+    tls: command.tlsCert && command.tlsKey ? { cert: await readFile(command.tlsCert), key: await readFile(command.tlsKey) } : null,
+  };
+  const server = buildApp(options, { level: process.env.MGIE_LOG_LEVEL ?? 'info' });
+  const log = server.app.log;
+
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down: finishing or cancelling the running edit');
+    server.closeAsync().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+  await server.app.listen({ host: options.host, port: options.port });
+  let pipeline: MgiePipeline;
+  let bundleDir: string;
+  try {
+    bundleDir = await resolveBundleDirAsync(command.bundle);
+    pipeline = await MgiePipeline.loadAsync(bundleDir, { executionProvider: command.executionProvider, intraOpNumThreads: command.threads, limits: options.limits });
+    await warmUpAsync(pipeline);
+  } catch (error) {
+    // A server that can never become ready should not linger: stop and report.
+    await server.closeAsync();
+    throw error;
+  }
+  server.attachPipeline(pipeline);
+
+  const address = server.app.server.address() as AddressInfo;
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const lines = [
+    '',
+    `MGIE companion server ready at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws)`,
+    `  model:    ${pipeline.manifest.name} from ${bundleDir} (${(pipeline.bundle.loadMilliseconds / 1000).toFixed(1)} s to load)`,
+    `  provider: ${pipeline.bundle.executionProvider}`,
+    token.file ? `  token:    stored in ${token.file}${token.created ? ' (new)' : ''}; paste it into the plugin: ${token.token}` : '  token:    the one given by --token / MGIE_TOKEN',
+    ...(token.warning ? [`  warning:  ${token.warning}`] : []),
+    ...(options.host === '127.0.0.1' || options.host === 'localhost' ? ['  reachable from this computer only; use --host 0.0.0.0 --allowed-host NAME on a team box'] : []),
+    ...(path.basename(bundleDir) === 'mgie-tiny' ? [`  note:     ${TINY_BUNDLE_NOTICE}`] : []),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+/** One small edit so the first designer does not pay for lazy initialisation. */
+async function warmUpAsync(pipeline: MgiePipeline): Promise<void> {
+  const size = pipeline.manifest.diffusion.sizeMultiple;
+  const image = await sharp({ create: { width: size, height: size, channels: 3, background: '#808080' } }).png().toBuffer();
+  await pipeline.editAsync({ image, instruction: 'warm up', parameters: { steps: 1, size, seed: 0 } });
+}

@@ -1,0 +1,278 @@
+// The companion server as a fastify app, separate from the file that listens, so tests use real
+// sockets on a free port. Guards first (Host, Origin, token), then the WebSocket and HTTP routes.
+import { randomUUID } from 'node:crypto';
+import websocket from '@fastify/websocket';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { isMgieError, MgieError } from '../engine/errors.ts';
+import type { MgiePipeline } from '../engine/mgie-pipeline.ts';
+import { onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
+import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
+import { ClientHub } from './client-hub.ts';
+import { EditService } from './edit-service.ts';
+import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest, tokensMatch } from './request-guards.ts';
+import { ResultCache } from './result-cache.ts';
+import { createServerMetrics } from './server-metrics.ts';
+import { maxFrameBytes, type ServerOptions } from './server-options.ts';
+
+export const SERVER_NAME = 'mgie-companion';
+export const SERVER_VERSION = '0.1.0';
+const HEARTBEAT_MS = 30_000;
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+const checkClientMessage = TypeCompiler.Compile(ClientMessageSchema);
+const checkSubmitHeader = TypeCompiler.Compile(SubmitHeaderSchema);
+
+export interface MgieApp {
+  app: FastifyInstance;
+  /** Serves edits with this pipeline; until then /readyz answers 503 and edits are refused. */
+  attachPipeline(pipeline: MgiePipeline): void;
+  readonly service: EditService | null;
+  readonly hub: ClientHub;
+  /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
+  closeAsync(): Promise<void>;
+}
+
+export function buildApp(options: ServerOptions, logger: boolean | object = false): MgieApp {
+  const app = Fastify({
+    logger: logger === false ? false : { ...(typeof logger === 'object' ? logger : {}), redact: ['req.headers.authorization'], serializers: { req: (req) => ({ method: req.method, url: req.url.split('?')[0] }) } },
+    bodyLimit: options.maxImageBytes,
+    forceCloseConnections: true,
+    ...(options.tls ? { https: options.tls } : {}),
+  });
+  const hub = new ClientHub(options.resultsKeptPerClient);
+  const rateLimiter = new RateLimiter(options.rateLimit);
+  let service: EditService | null = null;
+  let pipelineRef: MgiePipeline | null = null;
+  let closing = false;
+  const metrics = createServerMetrics(() => service?.waiting ?? 0);
+  const cache = options.cache ? new ResultCache(options.cache) : null;
+
+  const limits = (): ServerLimits => ({
+    maxImageBytes: options.maxImageBytes,
+    maxImagePixels: options.limits.maxInputPixels,
+    maxImageSide: options.limits.maxInputSide,
+    maxEditSize: options.limits.maxEditSize,
+    maxSteps: options.limits.maxSteps,
+    maxInstructionLength: options.limits.maxInstructionLength,
+    maxQueuedPerClient: options.maxQueuedPerClient,
+    maxFrameBytes: maxFrameBytes(options),
+  });
+
+  const refuse = (reply: FastifyReply, error: MgieError): FastifyReply => reply.code(error.statusCode).send({ code: error.code, message: error.message });
+
+  // 1. guards: Host against DNS rebinding, Origin against cross-site WebSocket hijacking, token on everything but health
+  app.addHook('onRequest', async (request, reply) => {
+    // A refused WebSocket upgrade must not leave its socket open (it would also hold up close()).
+    if (request.headers.upgrade) {
+      reply.header('connection', 'close');
+      reply.raw.once('finish', () => request.raw.socket?.destroy());
+    }
+    if (!isAllowedHost(request.headers.host, options.allowedHosts)) {
+      return refuse(reply, new MgieError('MGIE_ERR_FORBIDDEN', `Host "${request.headers.host ?? ''}" is not allowed. Add it with --allowed-host if this server is meant to be reached by that name.`));
+    }
+    if (!isAllowedOrigin(request.headers.origin, options.allowedOrigins)) {
+      return refuse(reply, new MgieError('MGIE_ERR_FORBIDDEN', `Origin "${request.headers.origin}" is not allowed to use this server.`));
+    }
+    if (OPEN_PATHS.has(request.url.split('?')[0])) return;
+    if (!tokensMatch(tokenFromRequest(request.headers, request.url), options.token)) {
+      return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing or rejected: paste the token the companion server printed when it started.'));
+    }
+  });
+
+  app.register(websocket, { options: { maxPayload: maxFrameBytes(options) } });
+
+  // 2. health and information
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => (service && !closing ? { ready: true, model: pipelineRef?.manifest.name } : reply.code(503).send({ ready: false })));
+  app.get('/v1/info', async () => ({
+    server: { name: SERVER_NAME, version: SERVER_VERSION, protocol: PROTOCOL_VERSION, onnxruntime: onnxRuntimeVersion, node: process.version },
+    model: pipelineRef ? { name: pipelineRef.manifest.name, description: pipelineRef.manifest.description, provider: pipelineRef.bundle.executionProvider, defaults: pipelineRef.manifest.diffusion.defaults } : null,
+    ready: service !== null,
+    limits: limits(),
+    queue: { waiting: service?.waiting ?? 0, running: service?.running ?? 0, connections: hub.connectionCount },
+  }));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  // 3. POST /v1/edits for scripts: raw image body, parameters in the query, PNG back
+  app.addContentTypeParser(['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: options.maxImageBytes }, (_request, body, done) => done(null, body));
+  app.post('/v1/edits', async (request, reply) => {
+    const ready = service;
+    if (!ready || closing) return refuse(reply, notReady(closing));
+    const query = request.query as Record<string, string | undefined>;
+    const clientId = `http:${request.ip}`;
+    if (!rateLimiter.take(clientId)) return refuse(reply, rateLimited());
+    if (!Buffer.isBuffer(request.body)) return refuse(reply, new MgieError('MGIE_ERR_BAD_IMAGE', 'Send the image as the request body with Content-Type image/png (or image/jpeg, image/webp).'));
+    try {
+      const header = {
+        type: 'submit' as const,
+        clientJobId: randomUUID(),
+        instruction: query.instruction ?? '',
+        parameters: parseQueryParameters(query),
+      };
+      const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false });
+      // A client that hangs up before its answer cancels its edit.
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) {
+          try {
+            ready.cancel(clientId, jobId);
+          } catch {
+            // already finished
+          }
+        }
+      });
+      const done = await ready.whenDone(jobId);
+      return reply
+        .type('image/png')
+        .header('X-MGIE-Expressive-Instruction', encodeURIComponent(done.header.expressiveInstruction))
+        .header('X-MGIE-Seed', String(done.header.parameters.seed))
+        .header('X-MGIE-Job-Id', jobId)
+        .send(done.png);
+    } catch (error) {
+      return refuse(reply, asMgieError(error));
+    }
+  });
+
+  // 4. the WebSocket protocol
+  app.register(async (scope) => {
+    scope.get(WEBSOCKET_PATH, { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
+      const requested = new URL(request.url, 'http://x').searchParams.get('clientId');
+      const clientId = requested && /^[A-Za-z0-9_-]{8,64}$/.test(requested) ? requested : randomUUID();
+      const send = (message: ServerMessage): void => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+      };
+      hub.attach(clientId, socket);
+      const model = pipelineRef?.manifest;
+      send({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        clientId,
+        server: { name: SERVER_NAME, version: SERVER_VERSION },
+        model: {
+          name: model?.name ?? '(loading)',
+          provider: pipelineRef?.bundle.executionProvider ?? 'cpu',
+          defaults: model ? { ...model.diffusion.defaults, scheduler: model.diffusion.scheduler.type } : { steps: 0, guidanceScale: 0, imageGuidanceScale: 0, size: 0, scheduler: '' },
+        },
+        limits: limits(),
+      });
+      // A client that comes back re-attaches to its jobs and gets what finished meanwhile.
+      for (const job of service?.jobsOf(clientId) ?? []) {
+        send({ type: 'accepted', jobId: job.jobId, clientJobId: job.clientJobId, position: job.position });
+        if (job.state === 'running') send({ type: 'started', jobId: job.jobId });
+      }
+      hub.flushPending(clientId, socket);
+
+      let alive = true;
+      socket.on('pong', () => (alive = true));
+      const heartbeat = setInterval(() => {
+        if (!alive) return socket.terminate();
+        alive = false;
+        socket.ping();
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
+
+      // Frames are handled one after another, so a client's submissions queue in the order sent.
+      let previous: Promise<void> = Promise.resolve();
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        previous = previous.then(() => handleFrameAsync(clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
+      });
+      socket.on('close', () => {
+        clearInterval(heartbeat);
+        hub.detach(clientId, socket);
+      });
+    });
+  });
+
+  async function handleFrameAsync(clientId: string, data: Buffer, isBinary: boolean, send: (m: ServerMessage) => void): Promise<void> {
+    if (isBinary) {
+      let frame;
+      try {
+        frame = decodeBinaryFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      } catch (error) {
+        return send(errorMessage(badMessage(`Binary frame rejected: ${(error as Error).message}.`)));
+      }
+      if (!checkSubmitHeader.Check(frame.header)) {
+        const first = [...checkSubmitHeader.Errors(frame.header)][0];
+        return send(errorMessage(badMessage(`Submit header rejected: ${first ? `${first.path || '(root)'} ${first.message}` : 'invalid'}.`)));
+      }
+      const header = frame.header;
+      if (!service || closing) return send({ ...errorMessage(notReady(closing)), clientJobId: header.clientJobId });
+      if (!rateLimiter.take(clientId)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
+      try {
+        await service.submitAsync(clientId, header, frame.payload.slice()); // 'accepted' comes from the service
+      } catch (error) {
+        send({ ...errorMessage(asMgieError(error)), clientJobId: header.clientJobId });
+      }
+      return;
+    }
+    let message: unknown;
+    try {
+      message = JSON.parse(data.toString('utf8'));
+    } catch {
+      return send(errorMessage(badMessage('Text frames must be JSON.')));
+    }
+    if (!checkClientMessage.Check(message)) return send(errorMessage(badMessage('Unknown or malformed message; expected {"type":"cancel","jobId"} or {"type":"ping"}; edits are submitted as binary frames.')));
+    if (message.type === 'ping') return send({ type: 'pong', id: message.id });
+    try {
+      if (!service) throw new MgieError('MGIE_ERR_NOT_FOUND', `No job ${message.jobId}.`);
+      service.cancel(clientId, message.jobId);
+    } catch (error) {
+      send({ ...errorMessage(asMgieError(error)), jobId: message.jobId });
+    }
+  }
+
+  return {
+    app,
+    hub,
+    get service() {
+      return service;
+    },
+    attachPipeline(pipeline: MgiePipeline) {
+      pipelineRef = pipeline;
+      metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
+      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache);
+    },
+    async closeAsync() {
+      closing = true;
+      hub.broadcast({ kind: 'json', message: { type: 'shutdown', message: 'The companion server is shutting down; reconnect when it is back.' } });
+      await service?.closeAsync();
+      for (const socket of hub.allSockets()) socket.close(1001, 'server shutting down');
+      await app.close();
+    },
+  };
+}
+
+function parseQueryParameters(query: Record<string, string | undefined>): Record<string, number | string> {
+  const parameters: Record<string, number | string> = {};
+  for (const key of ['seed', 'steps', 'guidance', 'imageGuidance', 'size'] as const) {
+    const text = query[key];
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) throw new MgieError('MGIE_ERR_BAD_PARAMETER', `Query parameter ${key} must be a number, got "${text}".`);
+    parameters[key === 'guidance' ? 'guidanceScale' : key === 'imageGuidance' ? 'imageGuidanceScale' : key] = value;
+  }
+  if (query.scheduler !== undefined) parameters.scheduler = query.scheduler;
+  return parameters;
+}
+
+function errorMessage(error: MgieError): Extract<ServerMessage, { type: 'error' }> {
+  return { type: 'error', code: error.code, message: error.message };
+}
+
+function asMgieError(error: unknown): MgieError {
+  return isMgieError(error) ? error : new MgieError('MGIE_ERR_RUNTIME', `The server failed: ${(error as Error)?.message ?? error}.`, { cause: error });
+}
+
+function badMessage(message: string): MgieError {
+  return new MgieError('MGIE_ERR_BAD_MESSAGE', message);
+}
+
+function notReady(closing: boolean): MgieError {
+  return closing
+    ? new MgieError('MGIE_ERR_SHUTTING_DOWN', 'The companion server is shutting down; try again when it is back.')
+    : new MgieError('MGIE_ERR_NOT_READY', 'The model is still loading; try again in a moment.');
+}
+
+function rateLimited(): MgieError {
+  return new MgieError('MGIE_ERR_RATE_LIMITED', 'Too many edits submitted too quickly; wait a few seconds and try again.');
+}

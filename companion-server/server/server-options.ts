@@ -1,0 +1,57 @@
+import { DEFAULT_LIMITS, type ImageLimits } from '../engine/image/image-limits.ts';
+
+/** Everything the companion server can be told; every field has a safe default. */
+export interface ServerOptions {
+  /** 127.0.0.1 unless told otherwise: web pages and the network should not reach the server by accident. */
+  host: string;
+  port: number;
+  /** The secret every API and WebSocket request must carry. */
+  token: string;
+  /** Host names accepted besides loopback ones (DNS-rebinding defence), e.g. the team box's name. */
+  allowedHosts: string[];
+  /** Origins accepted besides `null` (the Figma plugin iframe) and no Origin (scripts). */
+  allowedOrigins: string[];
+  /** Edits running at once (one per GPU is right for MGIE). */
+  concurrency: number;
+  maxQueuedPerClient: number;
+  maxQueuedTotal: number;
+  jobTimeoutMs: number;
+  /** Largest image upload, in bytes. */
+  maxImageBytes: number;
+  limits: ImageLimits;
+  /** Submissions per client: a burst of `capacity`, then `refillPerSecond`. */
+  rateLimit: { capacity: number; refillPerSecond: number };
+  /** At most one preview per job this often. */
+  previewIntervalMs: number;
+  /** On shutdown the running edit may finish for this long before it is cancelled. */
+  shutdownGraceMs: number;
+  /** Finished results kept for a client that reconnects, per client. */
+  resultsKeptPerClient: number;
+  cache: { dir: string; maxBytes: number } | null;
+  /** PEM certificate and key for HTTPS/WSS; null behind a TLS-terminating proxy or on loopback. */
+  tls: { cert: Buffer; key: Buffer } | null;
+}
+
+export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
+  host: '127.0.0.1',
+  port: 8765,
+  allowedHosts: [],
+  allowedOrigins: [],
+  concurrency: 1,
+  maxQueuedPerClient: 10,
+  maxQueuedTotal: 100,
+  jobTimeoutMs: 10 * 60_000,
+  maxImageBytes: 32 * 2 ** 20,
+  limits: DEFAULT_LIMITS,
+  rateLimit: { capacity: 20, refillPerSecond: 1 },
+  previewIntervalMs: 250,
+  shutdownGraceMs: 30_000,
+  resultsKeptPerClient: 20,
+  cache: null,
+  tls: null,
+};
+
+/** The largest WebSocket frame: an image upload plus its JSON header. */
+export function maxFrameBytes(options: Pick<ServerOptions, 'maxImageBytes'>): number {
+  return options.maxImageBytes + 64 * 1024;
+}

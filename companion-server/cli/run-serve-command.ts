@@ -68,7 +68,8 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     `MGIE companion server ready at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws)`,
     `  model:    ${pipeline.manifest.name} from ${bundleDir} (${(pipeline.bundle.loadMilliseconds / 1000).toFixed(1)} s to load)`,
     `  provider: ${pipeline.bundle.executionProvider}`,
-    token.file ? `  token:    stored in ${token.file}${token.created ? ' (new)' : ''}; paste it into the plugin: ${token.token}` : '  token:    the one given by --token / MGIE_TOKEN',
+    // The token itself is never printed: this output often ends up in log files.
+    token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
     ...(token.warning ? [`  warning:  ${token.warning}`] : []),
     ...(options.host === '127.0.0.1' || options.host === 'localhost' ? ['  reachable from this computer only; use --host 0.0.0.0 --allowed-host NAME on a team box'] : []),
     ...(path.basename(bundleDir) === 'mgie-tiny' ? [`  note:     ${TINY_BUNDLE_NOTICE}`] : []),

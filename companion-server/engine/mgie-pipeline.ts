@@ -219,7 +219,8 @@ export class MgiePipeline {
     await this.bundle.releaseAsync();
   }
 
-  private checkInstruction(instruction: unknown): string {
+  /** Checks an instruction (non-empty, within the length limit) and returns it trimmed. */
+  checkInstruction(instruction: unknown): string {
     if (typeof instruction !== 'string' || instruction.trim().length === 0) {
       throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'The instruction is empty. Describe the edit, for example "make it look like autumn".');
     }

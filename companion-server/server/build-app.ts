@@ -82,6 +82,16 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
 
   app.register(websocket, { options: { maxPayload: maxFrameBytes(options) } });
 
+  // fastify's own errors (body too large, bad content type, unknown route) in the same shape as ours
+  app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, _request, reply) => {
+    if (isMgieError(error)) return refuse(reply, error);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return refuse(reply, new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The upload is over the ${(options.maxImageBytes / 2 ** 20).toFixed(0)} MB limit. Export the image at a smaller scale.`));
+    }
+    const status = error.statusCode && error.statusCode < 500 ? error.statusCode : 500;
+    return reply.code(status).send({ code: status < 500 ? 'MGIE_ERR_BAD_MESSAGE' : 'MGIE_ERR_RUNTIME', message: error.message });
+  });
+
   // 2. health and information
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => (service && !closing ? { ready: true, model: pipelineRef?.manifest.name } : reply.code(503).send({ ready: false })));
@@ -193,7 +203,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       }
       if (!checkSubmitHeader.Check(frame.header)) {
         const first = [...checkSubmitHeader.Errors(frame.header)][0];
-        return send(errorMessage(badMessage(`Submit header rejected: ${first ? `${first.path || '(root)'} ${first.message}` : 'invalid'}.`)));
+        const clientJobId = (frame.header as { clientJobId?: unknown } | null)?.clientJobId;
+        return send({
+          ...errorMessage(badMessage(`Submit header rejected: ${first ? `${first.path || '(root)'} ${first.message}` : 'invalid'}.`)),
+          ...(typeof clientJobId === 'string' ? { clientJobId } : {}),
+        });
       }
       const header = frame.header;
       if (!service || closing) return send({ ...errorMessage(notReady(closing)), clientJobId: header.clientJobId });

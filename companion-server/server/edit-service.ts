@@ -66,9 +66,9 @@ export class EditService {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(this.options.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
     const parameters = this.pipeline.resolveParameters(header.parameters ?? {});
+    const instruction = this.pipeline.checkInstruction(header.instruction);
     await checkImageHeaderAsync(image, this.options.limits);
-    const instruction = header.instruction;
-    const cacheKey = ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name });
+    const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
     const job: EditJob = { clientId, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
     // its 'queued' event, so that it always precedes 'started'.
@@ -103,7 +103,10 @@ export class EditService {
 
   private async runAsync(jobId: string, job: EditJob, signal: AbortSignal): Promise<FinishedEdit> {
     const owner = job.clientId;
-    const cached = await this.cache?.getAsync(job.cacheKey);
+    // The queue calls run() inside submit() and announces the job ('accepted', 'started') right
+    // after: yield once so the engine's first progress event cannot overtake them.
+    await Promise.resolve();
+    const cached = this.cache ? await this.cache.getAsync(job.cacheKey) : undefined;
     if (cached) return { header: { ...(cached.meta as unknown as ResultHeader), jobId, clientJobId: job.clientJobId, cached: true }, png: cached.png };
 
     let lastPreview = 0;

@@ -147,6 +147,10 @@ test('oversize frames close the connection; oversize and bomb images, garbage fr
   assert.equal((await client.waitForJson('error', (m) => m.clientJobId === 'not-image')).code, 'MGIE_ERR_BAD_IMAGE');
   client.submit({ clientJobId: 'bad-steps', instruction: 'add snow', parameters: { steps: 100000 } }, await photoAsync());
   assert.equal((await client.waitForJson('error', (m) => m.clientJobId === 'bad-steps')).code, 'MGIE_ERR_BAD_PARAMETER');
+  client.submit({ clientJobId: 'blank', instruction: '   ', parameters: quick }, await photoAsync());
+  const blank = await client.waitForJson('error', (m) => m.clientJobId === 'blank');
+  assert.equal(blank.code, 'MGIE_ERR_BAD_PARAMETER');
+  assert.equal(client.jsonOfType('accepted').length, 0, 'nothing bad was queued');
   client.sendJson({ type: 'ping', id: 7 });
   assert.equal((await client.waitForJson('pong')).id, 7);
   // a frame beyond the WebSocket limit closes the connection (1009: message too big)
@@ -268,4 +272,15 @@ test('metrics: queue depth, wait and run durations, jobs by outcome, model load 
   assert.match(text, /^mgie_job_wait_seconds_count 1$/m);
   assert.match(text, /^mgie_job_run_seconds_count 1$/m);
   assert.match(text, /^mgie_model_load_seconds \d/m);
+});
+
+test('an HTTP upload over the size limit gets MGIE_ERR_IMAGE_TOO_LARGE in our error shape', async (t) => {
+  const { httpUrl } = await startTestServerAsync(t, { maxImageBytes: 10_000 });
+  const response = await fetch(`${httpUrl}/v1/edits?instruction=x`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' },
+    body: new Uint8Array(50_000),
+  });
+  assert.equal(response.status, 413);
+  assert.equal((await response.json()).code, 'MGIE_ERR_IMAGE_TOO_LARGE');
 });

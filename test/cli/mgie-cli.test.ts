@@ -87,3 +87,30 @@ test('an unknown command exits 2', async () => {
   assert.equal(code, 2);
   assert.match(stderr, /unknown command "paint"/);
 });
+
+test('mgie serve: ready banner without the token, health answers, SIGTERM shuts down with exit 0', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const configDir = path.join(dir, 'config');
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--no-cache'], { env: { ...process.env, MGIE_CONFIG_DIR: configDir, MGIE_LOG_LEVEL: 'warn' } });
+  t.after(() => child.kill('SIGKILL'));
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!/ready at (http:\/\/\S+) /.test(stdout) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  const url = /ready at (http:\/\/\S+) /.exec(stdout)![1];
+  const token = (await readFile(path.join(configDir, 'token'), 'utf8')).trim();
+  assert.ok(!stdout.includes(token), 'the banner names the token file but never prints the token');
+  assert.match(stdout, /not meaningful/);
+  assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
+
+test('mgie serve with a short token exits 1 with one line', async () => {
+  const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, [bin, 'serve', '--port', '0', '--token', 'short'], { timeout: 30_000 }, (error, _out, err) => resolve({ code: (error as { code?: number })?.code ?? 0, stderr: err }));
+  });
+  assert.equal(code, 1);
+  assert.match(stderr, /^mgie: The given token .* is too short: use at least 16 characters \[MGIE_ERR_BAD_PARAMETER\]\n$/);
+});

@@ -284,3 +284,31 @@ test('an HTTP upload over the size limit gets MGIE_ERR_IMAGE_TOO_LARGE in our er
   assert.equal(response.status, 413);
   assert.equal((await response.json()).code, 'MGIE_ERR_IMAGE_TOO_LARGE');
 });
+
+test('TLS with a certificate and key: HTTPS and WSS', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const https = await import('node:https');
+  const dir = await mkdtemp(path.join(tmpdir(), 'mgie-tls-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  } catch {
+    t.skip('openssl is not installed, so no test certificate can be made');
+    return;
+  }
+  const tls = { cert: await readFile(path.join(dir, 'cert.pem')), key: await readFile(path.join(dir, 'key.pem')) };
+  const { port } = await startTestServerAsync(t, { tls });
+  const status = await new Promise<number>((resolve, reject) => https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false }, (res) => resolve(res.statusCode ?? 0)).on('error', reject));
+  assert.equal(status, 200);
+  const WebSocket = (await import('ws')).default;
+  const socket = new WebSocket(`wss://127.0.0.1:${port}/v1/ws`, { headers: { authorization: `Bearer ${TEST_TOKEN}` }, rejectUnauthorized: false });
+  t.after(() => socket.terminate());
+  const hello = await new Promise<any>((resolve, reject) => {
+    socket.once('message', (data) => resolve(JSON.parse(String(data))));
+    socket.once('error', reject);
+  });
+  assert.equal(hello.type, 'hello');
+});

@@ -244,7 +244,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     attachPipeline(pipeline: MgiePipeline) {
       pipelineRef = pipeline;
       metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
-      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache);
+      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, app.log);
     },
     async closeAsync() {
       closing = true;

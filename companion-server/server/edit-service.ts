@@ -5,6 +5,7 @@ import { MgieError } from '../engine/errors.ts';
 import { checkImageHeaderAsync } from '../engine/image/decode-input-image.ts';
 import type { EditProgress, EditResult, MgiePipeline } from '../engine/mgie-pipeline.ts';
 import type { ResultHeader, ServerMessage, SubmitHeader } from '../protocol/messages.ts';
+import type { FastifyBaseLogger } from 'fastify';
 import { JobQueue, type QueueEvent } from './job-queue.ts';
 import { latentPreviewJpegAsync } from './latent-preview.ts';
 import { ResultCache } from './result-cache.ts';
@@ -41,6 +42,7 @@ export class EditService {
     private readonly metrics: ServerMetrics,
     private readonly send: (clientId: string, outgoing: Outgoing) => void,
     private readonly cache: ResultCache | null,
+    private readonly log?: FastifyBaseLogger,
   ) {
     this.queue = new JobQueue<EditJob, FinishedEdit>({
       run: (job, { signal, jobId }) => this.runAsync(jobId, job, signal),
@@ -156,6 +158,11 @@ export class EditService {
     const entry = this.jobs.get(event.jobId);
     const clientId = event.clientId;
     const stream = entry?.job.streamEvents ?? true;
+    // One log line per job transition, with ids and durations; never image bytes or tokens.
+    if (event.type !== 'position') {
+      const { result: _result, error, ...fields } = event as QueueEvent<FinishedEdit> & { result?: unknown; error?: { code: string } };
+      this.log?.info({ ...fields, ...(error ? { errorCode: error.code } : {}) }, `job ${event.type}`);
+    }
     const json = (message: ServerMessage): void => {
       if (stream) this.send(clientId, { kind: 'json', message });
     };

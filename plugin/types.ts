@@ -1,0 +1,119 @@
+// Messages between the plugin's main thread (Figma sandbox) and its UI (iframe), declared once here and
+// imported by both sides (house style, from create-figma-plugin). Payloads are structured clones: images
+// travel as Uint8Array as they are. `emit`/`on` throw on an event nobody handles, so the UI must register
+// a handler for every main -> UI event below.
+import type { EventHandler } from '@create-figma-plugin/utilities';
+import type { JobParameters } from '../companion-server/protocol/messages.ts';
+
+/** figma.createImage refuses images over 4096 px on a side (field notes, "Figma plugin platform"). */
+export const MAX_IMAGE_SIDE = 4096;
+
+/** Where an edited image came from; stored as JSON in the plugin data key below on the placed node. */
+export interface Provenance {
+  instruction: string;
+  /** The MLLM's expressive rewrite of the instruction (ResultHeader.expressiveInstruction). */
+  expressiveInstruction: string;
+  seed: number;
+  parameters: JobParameters;
+  model: string;
+  /** The node that was exported and edited. */
+  sourceNodeId: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export const PROVENANCE_KEY = 'mgie.provenance';
+
+export interface SelectionItem {
+  nodeId: string;
+  name: string;
+  width: number;
+  height: number;
+}
+
+export interface SelectionDescription {
+  /** The selected nodes that can be edited, in selection order. */
+  items: SelectionItem[];
+  /** Set when nothing editable is selected or some selected nodes cannot be edited; says which. */
+  problem?: string;
+}
+
+export interface ExportedImage {
+  nodeId: string;
+  name: string;
+  png: Uint8Array;
+  /** Pixel size of `png`. */
+  width: number;
+  height: number;
+}
+
+/**
+ * 'beside': a new rectangle the size of the source node, to its right in the same parent.
+ * 'replace-fills': the source node's fills become the image.
+ */
+export type Placement = 'beside' | 'replace-fills';
+
+export interface PlaceResultRequest {
+  /**
+   * The edited PNG. Contract: the UI sends at most MAX_IMAGE_SIDE (4096) px on each side, downscaling in
+   * the iframe (it has a canvas; the sandbox has none). Main refuses larger images with a notification.
+   */
+  png: Uint8Array;
+  width: number;
+  height: number;
+  provenance: Provenance;
+  placement: Placement;
+}
+
+// ---- UI -> main ------------------------------------------------------------------------------
+
+/** Ask main for a SelectionChanged now (e.g. when the UI mounts). */
+export interface RequestSelectionHandler extends EventHandler {
+  name: 'REQUEST_SELECTION';
+  handler: () => void;
+}
+
+/** Export the editable selected nodes as PNG, long side at most `maxSide` px; answered by ExportedImages. */
+export interface ExportSelectionHandler extends EventHandler {
+  name: 'EXPORT_SELECTION';
+  handler: (options: { maxSide: number }) => void;
+}
+
+/** Place an edited image; answered by ResultPlaced on success, by a Figma notification otherwise. */
+export interface PlaceResultHandler extends EventHandler {
+  name: 'PLACE_RESULT';
+  handler: (request: PlaceResultRequest) => void;
+}
+
+/** Show a Figma toast (cut at 100 characters by Figma). */
+export interface NotifyHandler extends EventHandler {
+  name: 'NOTIFY';
+  handler: (notification: { message: string; error?: boolean }) => void;
+}
+
+// ---- main -> UI ------------------------------------------------------------------------------
+
+/** Sent on every selection change and on RequestSelection. */
+export interface SelectionChangedHandler extends EventHandler {
+  name: 'SELECTION_CHANGED';
+  handler: (selection: SelectionDescription) => void;
+}
+
+export interface ExportedImagesHandler extends EventHandler {
+  name: 'EXPORTED_IMAGES';
+  handler: (result: { items: ExportedImage[] }) => void;
+}
+
+export interface ResultPlacedHandler extends EventHandler {
+  name: 'RESULT_PLACED';
+  handler: (result: { nodeId: string; sourceNodeId: string }) => void;
+}
+
+/**
+ * Sent after every SelectionChanged: the provenance of the selection when exactly one node carrying valid
+ * provenance is selected (the UI offers "variation" and "edit again"), otherwise null (the UI hides them).
+ */
+export interface ProvenanceOfSelectionHandler extends EventHandler {
+  name: 'PROVENANCE_OF_SELECTION';
+  handler: (selected: { nodeId: string; provenance: Provenance } | null) => void;
+}

@@ -1,24 +1,32 @@
 // The plugin's main thread (Figma sandbox), entry point for create-figma-plugin. Thin wiring only: the
 // logic lives in the modules it calls, which take the API as a parameter and are tested with a mock.
-import { emit, on, showUI } from '@create-figma-plugin/utilities';
-import { describeSelection, whyNotEditable } from './describe-selection.ts';
-import { exportNodeAsync } from './export-node-async.ts';
+import { emit, loadSettingsAsync, on, saveSettingsAsync, showUI } from '@create-figma-plugin/utilities';
+import { describeSelection } from './describe-selection.ts';
+import { exportNodeForEditAsync, exportSelectionForEditAsync } from './export-for-edit-async.ts';
 import type { FigmaApi } from './figma-api.ts';
 import { findProvenanceOfSelection } from './find-provenance-of-selection.ts';
 import { placeResultAsync } from './place-result-async.ts';
-import type {
-  ExportedImage,
-  ExportedImagesHandler,
-  ExportSelectionHandler,
-  NotifyHandler,
-  PlaceResultHandler,
-  ProvenanceOfSelectionHandler,
-  RequestSelectionHandler,
-  ResultPlacedHandler,
-  SelectionChangedHandler,
+import {
+  DEFAULT_SETTINGS,
+  type ExportedImage,
+  type ExportedImagesHandler,
+  type ExportFailedHandler,
+  type ExportNodeHandler,
+  type ExportSelectionHandler,
+  type NotifyHandler,
+  type PlaceResultHandler,
+  type PluginSettings,
+  type ProvenanceOfSelectionHandler,
+  type RequestSelectionHandler,
+  type ResultNotPlacedHandler,
+  type ResultPlacedHandler,
+  type SaveSettingsHandler,
+  type SelectionChangedHandler,
+  SETTINGS_KEY,
+  type ShowUiData,
 } from './types.ts';
 
-export default function () {
+export default async function () {
   const api: FigmaApi = figma;
 
   function emitSelection(): void {
@@ -27,30 +35,40 @@ export default function () {
     emit<ProvenanceOfSelectionHandler>('PROVENANCE_OF_SELECTION', findProvenanceOfSelection(selection));
   }
 
-  function reportError(what: string, error: unknown): void {
-    figma.notify(`${what}: ${error instanceof Error ? error.message : String(error)}`, { error: true });
+  function answerExport(requestId: string, exporting: Promise<ExportedImage[]>): void {
+    exporting
+      .then((items) => emit<ExportedImagesHandler>('EXPORTED_IMAGES', { requestId, items }))
+      .catch((error: unknown) => emit<ExportFailedHandler>('EXPORT_FAILED', { requestId, message: messageOf(error) }));
   }
 
   on<RequestSelectionHandler>('REQUEST_SELECTION', emitSelection);
-
-  on<ExportSelectionHandler>('EXPORT_SELECTION', ({ maxSide }) => {
-    const nodes = figma.currentPage.selection.filter((node) => whyNotEditable(node) === undefined);
-    (async () => {
-      const items: ExportedImage[] = [];
-      for (const node of nodes) items.push(await exportNodeAsync(node, maxSide));
-      emit<ExportedImagesHandler>('EXPORTED_IMAGES', { items });
-    })().catch((error: unknown) => reportError('Export failed', error));
-  });
+  on<ExportSelectionHandler>('EXPORT_SELECTION', ({ requestId, maxSide }) => answerExport(requestId, exportSelectionForEditAsync(api, maxSide)));
+  on<ExportNodeHandler>('EXPORT_NODE', ({ requestId, nodeId, maxSide }) =>
+    answerExport(requestId, exportNodeForEditAsync(api, nodeId, maxSide).then((image) => [image])),
+  );
 
   on<PlaceResultHandler>('PLACE_RESULT', (request) => {
+    const { jobId } = request;
     placeResultAsync(api, request)
       .then((outcome) => {
-        if (!outcome.placed) return;
-        emit<ResultPlacedHandler>('RESULT_PLACED', { nodeId: outcome.nodeId, sourceNodeId: outcome.sourceNodeId });
+        if (!outcome.placed) {
+          emit<ResultNotPlacedHandler>('RESULT_NOT_PLACED', { jobId, reason: outcome.reason });
+          return;
+        }
+        emit<ResultPlacedHandler>('RESULT_PLACED', { jobId, nodeId: outcome.nodeId, sourceNodeId: outcome.sourceNodeId });
         // Replacing fills keeps the selection, so no selectionchange event tells the UI about the new provenance.
         emitSelection();
       })
-      .catch((error: unknown) => reportError('Placing the result failed', error));
+      .catch((error: unknown) => {
+        figma.notify(`Placing the result failed: ${messageOf(error)}`, { error: true });
+        emit<ResultNotPlacedHandler>('RESULT_NOT_PLACED', { jobId, reason: messageOf(error) });
+      });
+  });
+
+  on<SaveSettingsHandler>('SAVE_SETTINGS', (settings) => {
+    saveSettingsAsync<PluginSettings>(settings, SETTINGS_KEY).catch((error: unknown) =>
+      figma.notify(`Could not save the MGIE settings: ${messageOf(error)}`, { error: true }),
+    );
   });
 
   on<NotifyHandler>('NOTIFY', ({ message, error }) => {
@@ -59,5 +77,10 @@ export default function () {
 
   figma.on('selectionchange', emitSelection);
   figma.on('currentpagechange', emitSelection);
-  showUI({ width: 360, height: 560 });
+  const settings = await loadSettingsAsync<PluginSettings>(DEFAULT_SETTINGS, SETTINGS_KEY);
+  showUI<ShowUiData>({ width: 360, height: 600, title: 'MGIE' }, { settings });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -54,6 +54,8 @@ export interface ExportedImage {
 export type Placement = 'beside' | 'replace-fills';
 
 export interface PlaceResultRequest {
+  /** The server's job id; echoed in ResultPlaced / ResultNotPlaced so the UI can match the answer. */
+  jobId: string;
   /**
    * The edited PNG. Contract: the UI sends at most MAX_IMAGE_SIDE (4096) px on each side, downscaling in
    * the iframe (it has a canvas; the sandbox has none). Main refuses larger images with a notification.
@@ -65,6 +67,65 @@ export interface PlaceResultRequest {
   placement: Placement;
 }
 
+/**
+ * 'default': the model's own defaults from the server, a new random seed each time.
+ * 'reference': the settings of the MGIE paper's demo (mgie-reference.md), seed included, so an edit can
+ * be compared with the reference implementation. 'custom': the values below.
+ */
+export type ParameterPreset = 'default' | 'reference' | 'custom';
+
+export interface ParameterSettings {
+  preset: ParameterPreset;
+  steps: number;
+  guidanceScale: number;
+  imageGuidanceScale: number;
+  /** Long side of the edit in px (the result comes back at the exported size). */
+  size: number;
+  /** 'random': the server picks a new seed per edit; 'fixed': `seed`, so an edit can be repeated. */
+  seedMode: 'random' | 'fixed';
+  seed: number;
+}
+
+export const REFERENCE_PARAMETERS: ParameterSettings = {
+  preset: 'reference',
+  steps: 100,
+  guidanceScale: 7.5,
+  imageGuidanceScale: 1.5,
+  size: 512,
+  seedMode: 'fixed',
+  seed: 13331,
+};
+
+/** What the plugin remembers per user in figma.clientStorage (settings only: never images). */
+export interface PluginSettings {
+  /** Where the companion server listens, e.g. http://localhost:8765 or https://gpu-box.example.com. */
+  serverUrl: string;
+  /** The token the server printed at its first start. */
+  token: string;
+  parameters: ParameterSettings;
+  placement: Placement;
+  /** Most recent first. */
+  recentInstructions: string[];
+}
+
+export const DEFAULT_SERVER_URL = 'http://localhost:8765';
+export const MAX_RECENT_INSTRUCTIONS = 10;
+
+export const DEFAULT_SETTINGS: PluginSettings = {
+  serverUrl: DEFAULT_SERVER_URL,
+  token: '',
+  parameters: { ...REFERENCE_PARAMETERS, preset: 'default', seedMode: 'random' },
+  placement: 'beside',
+  recentInstructions: [],
+};
+
+export const SETTINGS_KEY = 'mgie.settings.v1';
+
+/** What main passes to the UI when it opens it (create-figma-plugin's showUI data). */
+export type ShowUiData = {
+  settings: PluginSettings;
+};
+
 // ---- UI -> main ------------------------------------------------------------------------------
 
 /** Ask main for a SelectionChanged now (e.g. when the UI mounts). */
@@ -73,10 +134,25 @@ export interface RequestSelectionHandler extends EventHandler {
   handler: () => void;
 }
 
-/** Export the editable selected nodes as PNG, long side at most `maxSide` px; answered by ExportedImages. */
+/**
+ * Export the editable selected nodes as PNG, long side at most `maxSide` px. Answered by ExportedImages
+ * or ExportFailed with the same requestId.
+ */
 export interface ExportSelectionHandler extends EventHandler {
   name: 'EXPORT_SELECTION';
-  handler: (options: { maxSide: number }) => void;
+  handler: (request: { requestId: string; maxSide: number }) => void;
+}
+
+/** Export one node by id (a variation re-exports the original); answered like ExportSelection. */
+export interface ExportNodeHandler extends EventHandler {
+  name: 'EXPORT_NODE';
+  handler: (request: { requestId: string; nodeId: string; maxSide: number }) => void;
+}
+
+/** Remember the settings in figma.clientStorage. */
+export interface SaveSettingsHandler extends EventHandler {
+  name: 'SAVE_SETTINGS';
+  handler: (settings: PluginSettings) => void;
 }
 
 /** Place an edited image; answered by ResultPlaced on success, by a Figma notification otherwise. */
@@ -101,12 +177,24 @@ export interface SelectionChangedHandler extends EventHandler {
 
 export interface ExportedImagesHandler extends EventHandler {
   name: 'EXPORTED_IMAGES';
-  handler: (result: { items: ExportedImage[] }) => void;
+  handler: (result: { requestId: string; items: ExportedImage[] }) => void;
+}
+
+/** `message` is for the designer: what went wrong and what to do. */
+export interface ExportFailedHandler extends EventHandler {
+  name: 'EXPORT_FAILED';
+  handler: (result: { requestId: string; message: string }) => void;
 }
 
 export interface ResultPlacedHandler extends EventHandler {
   name: 'RESULT_PLACED';
-  handler: (result: { nodeId: string; sourceNodeId: string }) => void;
+  handler: (result: { jobId: string; nodeId: string; sourceNodeId: string }) => void;
+}
+
+/** Main refused the result (and told the designer with a notification). */
+export interface ResultNotPlacedHandler extends EventHandler {
+  name: 'RESULT_NOT_PLACED';
+  handler: (result: { jobId: string; reason: string }) => void;
 }
 
 /**

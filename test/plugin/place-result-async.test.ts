@@ -13,7 +13,7 @@ function setUp(sourceOptions: Parameters<typeof makeNode>[0] = {}) {
 }
 
 function request(overrides: Partial<PlaceResultRequest> = {}): PlaceResultRequest {
-  return { png: fakePng(512, 384), width: 512, height: 384, provenance: makeProvenance(), placement: 'beside', ...overrides };
+  return { jobId: 'job-1', png: fakePng(512, 384), width: 512, height: 384, provenance: makeProvenance(), placement: 'beside', ...overrides };
 }
 
 test('beside: a rectangle of the source size, gap to its right, same parent, just above the source', async () => {

@@ -11,7 +11,7 @@ test('provenance written by placement reads back equal', async () => {
   const source = makeNode({ id: '1:1', parent: makeParent() });
   figma.register(source);
   const provenance = makeProvenance();
-  const outcome = await placeResultAsync(figma, { png: fakePng(512, 512), width: 512, height: 512, provenance, placement: 'beside' });
+  const outcome = await placeResultAsync(figma, { jobId: 'job-1', png: fakePng(512, 512), width: 512, height: 512, provenance, placement: 'beside' });
   assert.ok(outcome.placed);
   const placed = figma.calls.createRectangle[0];
   assert.deepEqual(readProvenance(placed), provenance);

@@ -1,8 +1,5 @@
+// Entry point of the plugin's UI iframe for create-figma-plugin: main passes the saved settings.
 import { render } from '@create-figma-plugin/ui';
-import { h } from 'preact';
+import { App } from './app.tsx';
 
-function Plugin() {
-  return <div>MGIE</div>;
-}
-
-export default render(Plugin);
+export default render(App);

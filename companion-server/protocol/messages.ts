@@ -66,6 +66,15 @@ export interface JobParameters {
   scheduler: string;
 }
 
+/** GET /v1/info (token required): what the plugin's "test connection" shows and checks. */
+export interface ServerInfo {
+  server: { name: string; version: string; protocol: number; onnxruntime: string; node: string };
+  model: { name: string; description?: string; provider: string; defaults: Omit<JobParameters, 'seed' | 'scheduler'> } | null;
+  ready: boolean;
+  limits: ServerLimits;
+  queue: { waiting: number; running: number; connections: number };
+}
+
 export type EditStageName = 'prepare' | 'vision' | 'generate' | 'condition' | 'encode' | 'diffuse' | 'decode';
 
 export type ServerMessage =

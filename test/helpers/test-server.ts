@@ -27,7 +27,7 @@ export interface TestServer {
 export async function startTestServerAsync(t: TestContext, overrides: Partial<ServerOptions> = {}, options: { attach?: boolean } = {}): Promise<TestServer> {
   const server = buildApp({ ...DEFAULT_SERVER_OPTIONS, port: 0, token: TEST_TOKEN, shutdownGraceMs: 2000, ...overrides });
   if (options.attach !== false) server.attachPipeline(await tinyPipelineAsync());
-  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  await server.app.listen({ host: '127.0.0.1', port: overrides.port ?? 0 });
   t.after(() => server.closeAsync().catch(() => undefined));
   const { port } = server.app.server.address() as AddressInfo;
   return { server, port, httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };

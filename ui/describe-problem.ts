@@ -1,0 +1,86 @@
+// Everything that can go wrong, said in plain language with the next thing to do.
+import type { ServerLimits } from '../companion-server/protocol/messages.ts';
+import type { ConnectionStatus } from './connection/companion-connection.ts';
+import type { ServerAddress } from './connection/server-address.ts';
+
+export function isLocalAddress(address: ServerAddress): boolean {
+  const host = new URL(address.httpBase).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+}
+
+/** A short line for the connection indicator. */
+export function describeConnection(status: ConnectionStatus): string {
+  switch (status.state) {
+    case 'connecting':
+      return 'Connecting…';
+    case 'connected':
+      return `Connected · ${status.hello.model.name}`;
+    case 'unreachable':
+      return 'Server unreachable';
+    case 'token-rejected':
+      return 'Token rejected';
+    case 'forbidden':
+      return 'Refused by the server';
+    case 'incompatible':
+      return 'Incompatible server';
+  }
+}
+
+/** What the designer should do about the connection, or undefined when nothing is needed. */
+export function adviseOnConnection(status: ConnectionStatus, address: ServerAddress, now: number): string | undefined {
+  switch (status.state) {
+    case 'unreachable': {
+      const seconds = Math.max(0, Math.ceil((status.retryAt - now) / 1000));
+      const retry = seconds > 0 ? ` Retrying in ${seconds} s.` : ' Retrying…';
+      return isLocalAddress(address)
+        ? `Start the companion server: npm start (in the mgie-for-figma folder).${retry}`
+        : `Cannot reach ${address.httpBase}. Check that the team server is running and that this plugin was built with its address (MGIE_TEAM_SERVER).${retry}`;
+    }
+    case 'token-rejected':
+      return 'Token rejected: paste the token the server printed when it started (also in its config folder, see the README).';
+    case 'forbidden':
+      return status.message;
+    case 'incompatible':
+      return status.message;
+    default:
+      return undefined;
+  }
+}
+
+/** An error code from the server (protocol `error` message) in plain language. */
+export function describeServerError(code: string, message: string): string {
+  switch (code) {
+    case 'MGIE_ERR_IMAGE_TOO_LARGE':
+      return `Image too large: ${message}`;
+    case 'MGIE_ERR_BAD_IMAGE':
+      return `The server could not read the image: ${message}`;
+    case 'MGIE_ERR_BAD_PARAMETER':
+      return `${message} Check the instruction and the parameters.`;
+    case 'MGIE_ERR_BUSY':
+      return 'The server has too many edits waiting. Try again when some have finished.';
+    case 'MGIE_ERR_RATE_LIMITED':
+      return 'Too many edits sent too fast. Wait a few seconds and try again.';
+    case 'MGIE_ERR_TIMEOUT':
+      return 'The edit took too long and was stopped. Try fewer steps or a smaller size.';
+    case 'MGIE_ERR_NOT_READY':
+    case 'MGIE_ERR_SHUTTING_DOWN':
+      return 'The server is starting or stopping. Try again in a moment.';
+    case 'MGIE_ERR_UNAUTHORIZED':
+      return 'Token rejected: paste the token the server printed when it started.';
+    case 'MGIE_ERR_FORBIDDEN':
+      return message;
+    case 'MGIE_ERR_RUNTIME':
+      return `The edit failed on the server: ${message} Try again; if it keeps failing, look at the server's log.`;
+    default:
+      return message;
+  }
+}
+
+/** Before submitting: the instruction against the server's limit. */
+export function checkInstruction(instruction: string, limits: ServerLimits): string | undefined {
+  if (instruction.trim() === '') return 'Type what to change, for example "make it look like autumn".';
+  if (instruction.length > limits.maxInstructionLength) {
+    return `The instruction is ${instruction.length} characters; the server takes at most ${limits.maxInstructionLength}. Shorten it.`;
+  }
+  return undefined;
+}

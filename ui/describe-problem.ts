@@ -37,7 +37,7 @@ export function adviseOnConnection(status: ConnectionStatus, address: ServerAddr
         : `Cannot reach ${address.httpBase}. Check that the team server is running and that this plugin was built with its address (MGIE_TEAM_SERVER).${retry}`;
     }
     case 'token-rejected':
-      return 'Token rejected: paste the token the server printed when it started (also in its config folder, see the README).';
+      return "Token rejected: paste the server's token. Its start-up banner says where it is (cat …/mgie-for-figma/token).";
     case 'forbidden':
       return status.message;
     case 'incompatible':
@@ -66,7 +66,7 @@ export function describeServerError(code: string, message: string): string {
     case 'MGIE_ERR_SHUTTING_DOWN':
       return 'The server is starting or stopping. Try again in a moment.';
     case 'MGIE_ERR_UNAUTHORIZED':
-      return 'Token rejected: paste the token the server printed when it started.';
+      return "Token rejected: paste the server's token (its start-up banner says where it is), in Settings.";
     case 'MGIE_ERR_FORBIDDEN':
       return message;
     case 'MGIE_ERR_RUNTIME':

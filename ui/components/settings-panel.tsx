@@ -35,8 +35,9 @@ export function SettingsPanel(props: {
           </Text>
           <VerticalSpace space="small" />
           <div class={styles.muted}>
-            Start it on this computer with <code>npm start</code> in the mgie-for-figma folder. It prints a token at its first start: paste
-            it below. For a team GPU box, ask its admin for the address and token.
+            Start it on this computer with <code>npm start</code> in the mgie-for-figma folder. Its banner shows where its token is (for
+            example <code>cat ~/.config/mgie-for-figma/token</code>): paste it below. For a team GPU box, ask its admin for the address and
+            token.
           </div>
           <VerticalSpace space="medium" />
         </Fragment>
@@ -49,7 +50,7 @@ export function SettingsPanel(props: {
       <label class={styles.label} for="server-token">
         Token
       </label>
-      <Textbox id="server-token" value={token} onValueInput={setToken} password placeholder="Paste the token the server printed" />
+      <Textbox id="server-token" value={token} onValueInput={setToken} password placeholder="Paste the server's token" />
       <VerticalSpace space="medium" />
       <div class={styles.row}>
         <Button secondary onClick={test} loading={testing} data-testid="test-connection">
@@ -84,7 +85,7 @@ function TestOutcomeLine({ outcome }: { outcome: TestOutcome }) {
     outcome.kind === 'unreachable'
       ? 'Cannot reach the server at that address. Start it with npm start, or check the address.'
       : outcome.kind === 'token-rejected'
-        ? 'Token rejected: paste the token the server printed when it started.'
+        ? "Token rejected: paste the server's token (its start-up banner says where it is)."
         : outcome.message;
   return (
     <div class={`${styles.muted} ${styles.bad}`} role="alert" data-testid="test-outcome">

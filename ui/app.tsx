@@ -12,10 +12,11 @@ import { SettingsPanel } from './components/settings-panel.tsx';
 import { adviseOnConnection } from './describe-problem.ts';
 import { EditSession, type UiState } from './edit-session.ts';
 import { isActive } from './jobs/edit-job.ts';
+import { normalizeSettings } from './normalize-settings.ts';
 import styles from './styles.css';
 
-export function App({ settings }: ShowUiData) {
-  const session = useMemo(() => new EditSession(settings), []);
+export function App(props: Partial<ShowUiData>) {
+  const session = useMemo(() => new EditSession(normalizeSettings(props.settings)), []);
   const [state, setState] = useState<UiState>(session.state);
   useEffect(() => {
     const unsubscribe = session.subscribe(() => setState(session.state));
@@ -93,6 +94,13 @@ export function App({ settings }: ShowUiData) {
               disabled={!connected}
               submitLabel={count > 1 ? `Edit ${count} layers` : 'Edit'}
             />
+            {active.length > 0 ? <VerticalSpace space="medium" /> : null}
+            {active.map((job) => (
+              <Fragment key={job.clientJobId}>
+                <JobCard job={job} now={now} pastTimings={state.pastTimings} onCancel={() => session.cancel(job.clientJobId)} />
+                <VerticalSpace space="small" />
+              </Fragment>
+            ))}
             <VerticalSpace space="small" />
             <ParametersPanel
               parameters={state.settings.parameters}
@@ -101,13 +109,6 @@ export function App({ settings }: ShowUiData) {
               onChange={(parameters) => session.updateSettings({ parameters })}
               onPlacement={(placement) => session.updateSettings({ placement })}
             />
-            {active.length > 0 ? <VerticalSpace space="medium" /> : null}
-            {active.map((job) => (
-              <Fragment key={job.clientJobId}>
-                <JobCard job={job} now={now} pastTimings={state.pastTimings} onCancel={() => session.cancel(job.clientJobId)} />
-                <VerticalSpace space="small" />
-              </Fragment>
-            ))}
             {finished.length > 0 ? <VerticalSpace space="medium" /> : null}
             <HistoryList jobs={finished} onReuse={setInstruction} />
           </Fragment>

@@ -57,6 +57,8 @@ export class EditSession {
   private readonly listeners = new Set<() => void>();
   private seenSinceReconnect: Set<string> | null = null;
   private everConnected = false;
+  /** The notice is about the connection (lost, shutting down) and goes away once it is back. */
+  private noticeClearsOnConnect = false;
 
   constructor(settings: PluginSettings) {
     this.stateValue = {
@@ -96,7 +98,8 @@ export class EditSession {
       on<ExportedImagesHandler>('EXPORTED_IMAGES', ({ requestId, items }) => void this.submitExportedAsync(requestId, items)),
       on<ExportFailedHandler>('EXPORT_FAILED', ({ requestId, message }) => {
         this.pendingExports.delete(requestId);
-        this.update({ exporting: this.pendingExports.size > 0, notice: message });
+        this.update({ exporting: this.pendingExports.size > 0 });
+        this.showNotice(message, false);
       }),
       on<ResultPlacedHandler>('RESULT_PLACED', ({ jobId, nodeId }) => this.onPlaced(jobId, { placedNodeId: nodeId })),
       on<ResultNotPlacedHandler>('RESULT_NOT_PLACED', ({ jobId, reason }) => this.onPlaced(jobId, { error: `Not placed: ${reason}` })),
@@ -150,7 +153,9 @@ export class EditSession {
       if (this.everConnected) this.checkResumedJobs();
       this.everConnected = true;
     }
-    this.update((state) => ({ connection, notice: connection.state === 'connected' && state.notice?.startsWith('Not connected') ? undefined : state.notice }));
+    const clear = connection.state === 'connected' && this.noticeClearsOnConnect;
+    if (clear) this.noticeClearsOnConnect = false;
+    this.update((state) => ({ connection, notice: clear ? undefined : state.notice }));
   }
 
   /** Jobs the server did not re-announce after a reconnect were lost (it restarted): say so. */
@@ -174,7 +179,7 @@ export class EditSession {
       const job = this.stateValue.jobs.find((candidate) => candidate.clientJobId === message.clientJobId);
       if (job?.cancelRequested) this.connection?.cancel(message.jobId);
     }
-    if (message.type === 'shutdown') this.update({ notice: 'The server is shutting down. Edits in progress will finish or be cancelled.' });
+    if (message.type === 'shutdown') this.showNotice('The server is shutting down. Edits in progress will finish or be cancelled.', true);
     this.update((state) => ({ jobs: applyServerMessage(state.jobs, message, Date.now(), describeServerError) }));
   }
 
@@ -239,7 +244,7 @@ export class EditSession {
         ? `Not connected. ${state.address ? (adviseOnConnection(state.connection, state.address, Date.now()) ?? 'Wait for the connection.') : 'Set the server address in Settings.'}`
         : checkInstruction(instruction, hello.limits) ?? (state.selection.items.length === 0 ? state.selection.problem ?? 'Select a layer to edit.' : undefined);
     if (problem !== undefined || hello === undefined) {
-      this.update({ notice: problem });
+      this.showNotice(problem, hello === undefined);
       return false;
     }
     const text = instruction.trim();
@@ -257,7 +262,7 @@ export class EditSession {
     const selected = state.selectedResult;
     if (selected === null) return false;
     if (state.connection.state !== 'connected') {
-      this.update({ notice: 'Not connected. Wait for the connection, then try again.' });
+      this.showNotice('Not connected. Wait for the connection, then try again.', true);
       return false;
     }
     const { steps, guidanceScale, imageGuidanceScale, size, scheduler } = selected.provenance.parameters;
@@ -283,7 +288,7 @@ export class EditSession {
     this.pendingExports.delete(requestId);
     this.update({ exporting: this.pendingExports.size > 0 });
     if (pending === undefined || this.stateValue.connection.state !== 'connected') {
-      if (pending) this.update({ notice: 'Lost the connection while exporting. Try again when it is back.' });
+      if (pending) this.showNotice('Lost the connection while exporting. Try again when it is back.', true);
       return;
     }
     const { limits } = this.stateValue.connection.hello;
@@ -331,8 +336,13 @@ export class EditSession {
     this.updateSettings({ recentInstructions: recent });
   }
 
+  private showNotice(notice: string | undefined, clearsOnConnect: boolean): void {
+    this.noticeClearsOnConnect = clearsOnConnect;
+    this.update({ notice });
+  }
+
   dismissNotice(): void {
-    this.update({ notice: undefined });
+    this.showNotice(undefined, false);
   }
 }
 

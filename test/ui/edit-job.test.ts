@@ -6,6 +6,8 @@ import { checkInstruction, describeServerError } from '../../ui/describe-problem
 import { applyServerMessage, type EditJob } from '../../ui/jobs/edit-job.ts';
 import { estimateProgress, formatSecondsLeft } from '../../ui/jobs/estimate-progress.ts';
 import { reconnectDelayMs } from '../../ui/connection/reconnect-delay.ts';
+import { normalizeSettings } from '../../ui/normalize-settings.ts';
+import { DEFAULT_SETTINGS } from '../../plugin/types.ts';
 
 const job: EditJob = { clientJobId: 'c1', sourceNodeId: '1:1', sourceName: 'Hero', instruction: 'make it autumn', requested: {}, phase: 'queued', submittedAt: 0 };
 
@@ -74,4 +76,13 @@ test('reconnect delays grow from half a second to 15 s, with jitter', () => {
   assert.equal(reconnectDelayMs(20, () => 0.5), 15_000);
   assert.equal(reconnectDelayMs(0, () => 0), 400);
   assert.equal(reconnectDelayMs(0, () => 1), 600);
+});
+
+test('settings from clientStorage: missing or mistyped fields fall back to the defaults', () => {
+  assert.deepEqual(normalizeSettings(undefined), DEFAULT_SETTINGS);
+  const stored = normalizeSettings({ token: 'abc', parameters: { preset: 'custom', steps: '12', size: 256 }, placement: 'sideways', recentInstructions: ['a', 3, 'b'] });
+  assert.equal(stored.token, 'abc');
+  assert.deepEqual([stored.parameters.preset, stored.parameters.steps, stored.parameters.size], ['custom', DEFAULT_SETTINGS.parameters.steps, 256]);
+  assert.equal(stored.placement, 'beside');
+  assert.deepEqual(stored.recentInstructions, ['a', 'b']);
 });

@@ -62,7 +62,11 @@ export function ParametersPanel(props: {
 
 function CustomParameters(props: { parameters: ParameterSettings; limits?: ServerLimits; set(change: Partial<ParameterSettings>): void }) {
   const { parameters, limits, set } = props;
-  const numeric = (key: 'steps' | 'guidanceScale' | 'imageGuidanceScale' | 'size' | 'seed', label: string, options: { minimum: number; maximum?: number; integer?: boolean; suffix?: string }) => (
+  const numeric = (
+    key: 'steps' | 'guidanceScale' | 'imageGuidanceScale' | 'size' | 'seed',
+    label: string,
+    options: { minimum: number; maximum?: number; integer?: boolean; suffix?: string; round?: (value: number) => number },
+  ) => (
     <div>
       <label class={styles.label} for={`parameter-${key}`}>
         {label}
@@ -77,6 +81,7 @@ function CustomParameters(props: { parameters: ParameterSettings; limits?: Serve
         maximum={options.maximum}
         integer={options.integer}
         suffix={options.suffix}
+        validateOnBlur={options.round ? (value) => (value === null ? false : options.round?.(value) ?? value) : undefined}
       />
     </div>
   );
@@ -84,7 +89,7 @@ function CustomParameters(props: { parameters: ParameterSettings; limits?: Serve
     <Fragment>
       <div class={styles.grid}>
         {numeric('steps', 'Steps', { minimum: 1, maximum: limits?.maxSteps, integer: true })}
-        {numeric('size', 'Size', { minimum: 64, maximum: limits?.maxEditSize, integer: true, suffix: ' px' })}
+        {numeric('size', 'Size', { minimum: 64, maximum: limits?.maxEditSize, integer: true, suffix: ' px', round: roundToSizeMultiple })}
         {numeric('guidanceScale', 'Text guidance', { minimum: 0, maximum: 30 })}
         {numeric('imageGuidanceScale', 'Image guidance', { minimum: 0, maximum: 10 })}
       </div>
@@ -100,4 +105,9 @@ function CustomParameters(props: { parameters: ParameterSettings; limits?: Serve
       ) : null}
     </Fragment>
   );
+}
+
+/** Edit sizes are multiples of 64 (exported UNets need it; see the bundle format). */
+function roundToSizeMultiple(value: number): number {
+  return Math.max(64, Math.round(value / 64) * 64);
 }

@@ -63,9 +63,13 @@ export function App(props: Partial<ShowUiData>) {
               <Fragment>
                 <div class={styles.notice} role="alert" data-testid="connection-advice">
                   <span class={styles.noticeText}>{advice}</span>
-                  {state.connection.state === 'unreachable' || state.connection.state === 'token-rejected' ? (
+                  {state.connection.state === 'unreachable' ? (
                     <Button secondary onClick={() => session.retryNow()}>
                       Retry
+                    </Button>
+                  ) : state.connection.state === 'token-rejected' && !settingsOpen ? (
+                    <Button secondary onClick={() => setSettingsOpen(true)} data-testid="open-settings">
+                      Settings
                     </Button>
                   ) : null}
                 </div>

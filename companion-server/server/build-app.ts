@@ -20,6 +20,12 @@ export const SERVER_NAME = 'mgie-companion';
 export const SERVER_VERSION = '0.1.0';
 const HEARTBEAT_MS = 30_000;
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+/**
+ * Readable by browser pages of an allowed origin (the plugin's is `null`): a browser hides why a
+ * WebSocket upgrade failed, so the plugin asks /v1/info?token=... to tell "token rejected" from "server
+ * down". A simple GET with the token in the query needs no preflight, so there is no OPTIONS route.
+ */
+const BROWSER_PROBE_PATHS = new Set(['/healthz', '/readyz', '/v1/info']);
 const checkClientMessage = TypeCompiler.Compile(ClientMessageSchema);
 const checkSubmitHeader = TypeCompiler.Compile(SubmitHeaderSchema);
 
@@ -68,13 +74,19 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       reply.header('connection', 'close');
       reply.raw.once('finish', () => request.raw.socket?.destroy());
     }
+    const path = request.url.split('?')[0];
+    const { origin } = request.headers;
+    if (request.method === 'GET' && origin !== undefined && BROWSER_PROBE_PATHS.has(path) && isAllowedOrigin(origin, options.allowedOrigins)) {
+      // Set before the checks below, so that their refusals (401, 403) are readable too.
+      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    }
     if (!isAllowedHost(request.headers.host, options.allowedHosts)) {
       return refuse(reply, new MgieError('MGIE_ERR_FORBIDDEN', `Host "${request.headers.host ?? ''}" is not allowed. Add it with --allowed-host if this server is meant to be reached by that name.`));
     }
     if (!isAllowedOrigin(request.headers.origin, options.allowedOrigins)) {
       return refuse(reply, new MgieError('MGIE_ERR_FORBIDDEN', `Origin "${request.headers.origin}" is not allowed to use this server.`));
     }
-    if (OPEN_PATHS.has(request.url.split('?')[0])) return;
+    if (OPEN_PATHS.has(path)) return;
     if (!tokensMatch(tokenFromRequest(request.headers, request.url), options.token)) {
       return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing or rejected: paste the token the companion server printed when it started.'));
     }

@@ -2,6 +2,7 @@
 // the main thread simulated by the test, against a real companion server on the tiny bundle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_LIMITS } from '../../companion-server/engine/image/image-limits.ts';
 import { DEFAULT_SETTINGS, type PluginSettings, type Provenance } from '../../plugin/types.ts';
 import { SimulatedFigmaMain } from '../helpers/simulated-figma-main.ts';
 import { openPluginUiAsync, SKIP_WITHOUT_CHROMIUM } from '../helpers/plugin-ui-browser.ts';
@@ -165,4 +166,26 @@ test('nothing selected: Enter explains what to select instead of sending anythin
   await frame.locator('#instruction').press('Enter');
   await frame.locator('[data-testid=notice]', { hasText: 'Select a frame, group or image to edit.' }).waitFor();
   assert.equal(main.exportRequests.length, 0);
+});
+
+test('several layers: one edit each; a layer over the server limits is downscaled in the UI before upload', { skip }, async (t) => {
+  const server = await startTestServerAsync(t, { limits: { ...DEFAULT_LIMITS, maxInputSide: 1024 }, maxImageBytes: 200_000 });
+  const parameters = { ...DEFAULT_SETTINGS.parameters, preset: 'custom' as const, steps: 2, size: 128 };
+  const ui = await openPluginUiAsync(t, { showUiData: { settings: settingsFor(server.httpUrl, { parameters }) } });
+  const main = SimulatedFigmaMain.start(t, ui);
+  const { frame } = ui;
+  await frame.locator('[data-testid=connection][data-state=connected]').waitFor();
+  // The simulated main exports at the layer's own size, ignoring maxSide, as a stand-in for a Figma
+  // export that comes out larger than asked: the UI must still send only what the server takes.
+  await main.selectAsync([HERO, { nodeId: '3:1', name: 'Banner', width: 2400, height: 300 }]);
+  await frame.locator('[data-testid=submit]', { hasText: 'Edit 2 layers' }).waitFor();
+  await frame.locator('#instruction').fill('add a rainbow');
+  await frame.locator('#instruction').press('Enter');
+  await frame.locator('[data-testid=history-item][data-phase=done]').nth(1).waitFor({ timeout: 30_000 });
+  assert.equal(main.exportRequests[0].request.maxSide, 1024, 'the export is capped at the server limit');
+  const bySource = new Map(main.placed.map((request) => [request.provenance.sourceNodeId, request]));
+  assert.deepEqual([bySource.get('1:2')?.width, bySource.get('1:2')?.height], [192, 128]);
+  const banner = bySource.get('3:1');
+  assert.ok(banner && banner.width <= 1024 && Math.abs(banner.width / banner.height - 8) < 0.1, `banner placed at ${banner?.width}x${banner?.height}`);
+  assert.equal(await frame.locator('[data-testid=history-item] .error, [role=alert]').count(), 0);
 });

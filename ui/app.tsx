@@ -153,13 +153,14 @@ function SelectionLine(props: { state: UiState; onVariation(): void; onReuse(ins
   );
 }
 
-/** Re-renders once a second while something shows a countdown or an estimate. */
+/** Re-renders once a second while something shows a countdown or an estimate; returns the time now. */
 function useClock(running: boolean): number {
-  const [now, setNow] = useState(Date.now());
+  const [, setTick] = useState(0);
   useEffect(() => {
     if (!running) return;
-    const timer = setInterval(() => setNow(Date.now()), 1000);
+    const timer = setInterval(() => setTick((tick) => tick + 1), 1000);
     return () => clearInterval(timer);
   }, [running]);
-  return running ? now : Date.now();
+  // Not the tick's time: a server event can re-render between ticks, and its job times are newer.
+  return Date.now();
 }

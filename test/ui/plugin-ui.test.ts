@@ -59,7 +59,7 @@ test('an edit: queue, progress, expressive instruction, live preview, result han
   await frame.locator('[data-testid=job]').waitFor();
   await frame.locator('[data-testid=expressive]').waitFor();
   await frame.locator('[data-testid=preview]').waitFor();
-  await frame.locator('[data-testid=job-status]', { hasText: /Editing: step \d+ of 150/ }).waitFor();
+  await frame.locator('[data-testid=job-status]', { hasText: /Editing: step \d+ of 150 · about \d+ s left/ }).waitFor();
   await ui.screenshotAsync(`${SCREENSHOTS}/mid-edit.png`);
   const percent = Number(await frame.locator('[role=progressbar]').getAttribute('aria-valuenow'));
   assert.ok(percent > 0 && percent < 100, `progress ${percent}%`);
@@ -97,8 +97,15 @@ test('Cancel stops a running edit; variation re-exports the original with the sa
   await frame.locator('#instruction').fill('turn the day into night');
   await frame.locator('[data-testid=submit]').click();
   await frame.locator('[data-testid=job][data-phase=running]').waitFor();
-  await frame.locator('[data-testid=cancel]').click();
-  await frame.locator('[data-testid=history-item][data-phase=cancelled]', { hasText: 'Cancelled' }).waitFor();
+  // a second edit waits behind the first
+  await frame.locator('#instruction').fill('add fog');
+  await frame.locator('#instruction').press('Enter');
+  await frame.locator('[data-testid=job][data-phase=queued] [data-testid=job-status]', { hasText: 'Waiting: 1 edit ahead' }).waitFor();
+  await ui.screenshotAsync(`${SCREENSHOTS}/queued.png`);
+  await frame.locator('[data-testid=job][data-phase=queued] [data-testid=cancel]').click();
+  await frame.locator('[data-testid=job][data-phase=running] [data-testid=cancel]').click();
+  await frame.locator('[data-testid=history-item][data-phase=cancelled]', { hasText: 'Cancelled' }).nth(1).waitFor();
+  assert.equal(await frame.locator('[data-testid=job]').count(), 0);
   assert.equal(main.placed.length, 0);
 
   const provenance: Provenance = {

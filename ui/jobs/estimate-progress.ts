@@ -51,7 +51,7 @@ export function estimateProgress(job: EditJob, now: number, past?: PastTimings):
   let label = STAGE_LABEL[job.stage];
   if (job.stage === 'diffuse' && job.step) label = `Editing: step ${job.step.step} of ${job.step.steps}`;
 
-  const elapsedInStage = job.stageStartedAt === undefined ? 0 : now - job.stageStartedAt;
+  const elapsedInStage = job.stageStartedAt === undefined ? 0 : Math.max(0, now - job.stageStartedAt);
   const after = STAGES.slice(index + 1).reduce((sum, stage) => sum + expected[stage], 0);
   let msLeft: number | undefined;
   if (job.stage === 'diffuse' && job.step && job.step.step > 0) {

@@ -163,7 +163,7 @@ test('a wrong saved token: "Token rejected" with what to do, then fixed in Setti
   await frame.locator('[data-testid=connection][data-state=connected]').waitFor();
 });
 
-test('nothing selected: Enter explains what to select instead of sending anything', { skip }, async (t) => {
+test('nothing selected: Enter explains what to select instead of sending anything; all of it works from the keyboard', { skip }, async (t) => {
   const server = await startTestServerAsync(t);
   const ui = await openPluginUiAsync(t, { showUiData: { settings: settingsFor(server.httpUrl) } });
   const main = SimulatedFigmaMain.start(t, ui);
@@ -173,6 +173,15 @@ test('nothing selected: Enter explains what to select instead of sending anythin
   await frame.locator('#instruction').press('Enter');
   await frame.locator('[data-testid=notice]', { hasText: 'Select a frame, group or image to edit.' }).waitFor();
   assert.equal(main.exportRequests.length, 0);
+
+  // keyboard only: dismiss the notice, then Tab from the instruction reaches the Edit button
+  await frame.locator('[data-testid=notice] button').press('Enter');
+  assert.equal(await frame.locator('[data-testid=notice]').count(), 0);
+  await frame.locator('#instruction').focus();
+  await ui.page.keyboard.press('Tab');
+  assert.equal(await frame.evaluate(() => (globalThis as any).document.activeElement?.getAttribute('data-testid')), 'submit');
+  await ui.page.keyboard.press('Space');
+  await frame.locator('[data-testid=notice]', { hasText: 'Select a frame, group or image to edit.' }).waitFor();
 });
 
 test('several layers: one edit each; a layer over the server limits is downscaled in the UI before upload', { skip }, async (t) => {

@@ -14,11 +14,13 @@ export interface EditCommandOptions {
   parameters: EditParameterInput;
   executionProvider?: string;
   threads?: number;
+  /** A float32 .npy of unit-variance noise for the initial latents (comparisons with a reference run). */
+  initialNoise?: string;
 }
 
 export const EDIT_USAGE = `Usage: mgie edit --image IN --instruction TEXT --out OUT [--bundle DIR] [--seed N] [--steps N]
                  [--guidance F] [--image-guidance F] [--size N] [--scheduler ${SCHEDULER_NAMES.join('|')}]
-                 [--provider cpu|cuda|webgpu|coreml] [--threads N] [--json]`;
+                 [--provider cpu|cuda|webgpu|coreml] [--threads N] [--initial-noise NOISE.npy] [--json]`;
 
 export function parseEditOptions(args: string[]): EditCommandOptions {
   let values;
@@ -40,6 +42,7 @@ export function parseEditOptions(args: string[]): EditCommandOptions {
         scheduler: { type: 'string' },
         provider: { type: 'string' },
         threads: { type: 'string' },
+        'initial-noise': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     }));
@@ -69,6 +72,7 @@ export function parseEditOptions(args: string[]): EditCommandOptions {
     parameters: Object.fromEntries(Object.entries(parameters).filter(([, v]) => v !== undefined)),
     executionProvider: values.provider,
     threads: wholeNumber(values.threads, '--threads'),
+    initialNoise: values['initial-noise'],
   };
 }
 

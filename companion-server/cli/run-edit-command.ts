@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { MgieError } from '../engine/errors.ts';
 import { MgiePipeline } from '../engine/mgie-pipeline.ts';
+import { readFloat32NpyAsync } from './read-npy-async.ts';
 import { resolveBundleDirAsync } from './resolve-bundle-dir.ts';
 import type { EditCommandOptions } from './parse-edit-options.ts';
 
@@ -10,6 +11,7 @@ export async function runEditCommandAsync(options: EditCommandOptions): Promise<
   const image = await readFile(options.image).catch((cause: NodeJS.ErrnoException) => {
     throw new MgieError('MGIE_ERR_BAD_IMAGE', `Cannot read the image ${options.image} (${cause.code ?? cause.message}). Check the path.`, { cause });
   });
+  const initialNoise = options.initialNoise === undefined ? undefined : (await readFloat32NpyAsync(options.initialNoise)).data;
   const bundleDir = await resolveBundleDirAsync(options.bundle);
   const pipeline = await MgiePipeline.loadAsync(bundleDir, {
     executionProvider: options.executionProvider,
@@ -24,6 +26,7 @@ export async function runEditCommandAsync(options: EditCommandOptions): Promise<
     const result = await pipeline.editAsync(
       { image, instruction: options.instruction, parameters: options.parameters },
       {
+        initialNoise,
         onProgress: (event) => {
           if (event.type === 'stage') bar?.update({ stage: event.stage.padEnd(9) });
           else if (event.type === 'token') bar?.setTotal(event.maxNewTokens), bar?.update(event.generated);
@@ -51,6 +54,8 @@ export async function runEditCommandAsync(options: EditCommandOptions): Promise<
       height: result.height,
       editWidth: result.editWidth,
       editHeight: result.editHeight,
+      generatedIds: result.generatedIds,
+      imgHiddenStart: result.imgHiddenStart,
       timings: Object.fromEntries(Object.entries(result.timings).map(([stage, ms]) => [stage, Math.round(ms)])),
       bundle: result.modelName,
       out: options.out,

@@ -38,6 +38,11 @@ export interface EditRequest {
 export interface EditOptions {
   signal?: AbortSignal;
   onProgress?: (event: EditProgress) => void;
+  /**
+   * Unit-variance noise for the initial latents [1, Cl, h, w], instead of drawing it from the seed: to
+   * compare with a reference implementation given the same noise (use a deterministic scheduler).
+   */
+  initialNoise?: Float32Array;
 }
 
 export interface EditResult {
@@ -49,6 +54,8 @@ export interface EditResult {
   editWidth: number;
   editHeight: number;
   generatedTokens: number;
+  /** The generated token ids (expressive instruction, IMG tokens, EOS), for diagnostics and comparisons. */
+  generatedIds: number[];
   stoppedBy: 'eos' | 'max-new-tokens';
   /** Where the IMG hidden states began in the sequence (for diagnostics and tests). */
   imgHiddenStart: number;
@@ -86,7 +93,7 @@ export class MgiePipeline {
   }
 
   async editAsync(request: EditRequest, options: EditOptions = {}): Promise<EditResult> {
-    const { signal, onProgress } = options;
+    const { signal, onProgress, initialNoise } = options;
     const { manifest, sessions, tokenizer, tokenIds } = this.bundle;
     const { llm, vision, editHead, diffusion } = manifest;
     const timings = Object.fromEntries(EDIT_STAGES.map((s) => [s, 0])) as Record<EditStage, number>;
@@ -173,7 +180,13 @@ export class MgiePipeline {
     enterStage('diffuse');
     const scheduler = createScheduler(parameters.scheduler, diffusion.scheduler, parameters.steps);
     const random = new SeededRandom(parameters.seed);
-    let latents = random.randn(imageLatent.length);
+    if (initialNoise !== undefined && initialNoise.length !== imageLatent.length) {
+      throw new MgieError(
+        'MGIE_ERR_BAD_PARAMETER',
+        `The initial noise has ${initialNoise.length} values; this edit's latents have ${imageLatent.length} (${latentShape.join('x')}).`,
+      );
+    }
+    let latents = initialNoise !== undefined ? Float32Array.from(initialNoise) : random.randn(imageLatent.length);
     for (let i = 0; i < latents.length; i++) latents[i] *= scheduler.initNoiseSigma;
     const guidance = isGuidanceActive(parameters);
     const batch = new GuidanceBatch(imageLatent, cond, this.nullConditioning, guidance);
@@ -208,6 +221,7 @@ export class MgiePipeline {
       editWidth,
       editHeight,
       generatedTokens: generation.generatedIds.length,
+      generatedIds: [...generation.generatedIds],
       stoppedBy: generation.stoppedBy,
       imgHiddenStart: img.start,
       timings,

@@ -59,8 +59,7 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
   }
 
   // 3. the tokenizer, holding every token the manifest names
-  const tokenizer = await loadTokenizerAsync(dir, manifest.files.tokenizer, tokenizerConfigFile);
-  const tokenIds = resolveTokenIds(manifest, tokenizer, manifest.files.tokenizer);
+  const { tokenizer, tokenIds } = await loadManifestTokenizerAsync(dir, manifest);
 
   // 4. one session per model, each checked against its contract
   const contracts = modelContracts(manifest);
@@ -90,6 +89,21 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
       await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
     },
   };
+}
+
+/**
+ * The manifest and tokenizer alone, without the models (e.g. to check the tokenizer against the ids the
+ * exporter's Python tokenizer produced, without loading gigabytes of weights).
+ */
+export async function loadBundleTokenizerAsync(directory: string): Promise<{ manifest: BundleManifest; tokenizer: MgieTokenizer; tokenIds: TokenIds }> {
+  const dir = path.resolve(directory);
+  const manifest = await readManifestAsync(dir);
+  return { manifest, ...(await loadManifestTokenizerAsync(dir, manifest)) };
+}
+
+async function loadManifestTokenizerAsync(dir: string, manifest: BundleManifest): Promise<{ tokenizer: MgieTokenizer; tokenIds: TokenIds }> {
+  const tokenizer = await loadTokenizerAsync(dir, manifest.files.tokenizer, manifest.tokenizerConfig ?? 'tokenizer_config.json');
+  return { tokenizer, tokenIds: resolveTokenIds(manifest, tokenizer, manifest.files.tokenizer) };
 }
 
 async function readManifestAsync(dir: string): Promise<BundleManifest> {

@@ -23,7 +23,7 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 /**
  * Readable by browser pages of an allowed origin (the plugin's is `null`): a browser hides why a
  * WebSocket upgrade failed, so the plugin asks /v1/info?token=... to tell "token rejected" from "server
- * down". A simple GET with the token in the query needs no preflight, so there is no OPTIONS route.
+ * down". A simple GET (or HEAD) with the token in the query needs no preflight, so there is no OPTIONS route.
  */
 const BROWSER_PROBE_PATHS = new Set(['/healthz', '/readyz', '/v1/info']);
 const checkClientMessage = TypeCompiler.Compile(ClientMessageSchema);
@@ -76,7 +76,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     }
     const path = request.url.split('?')[0];
     const { origin } = request.headers;
-    if (request.method === 'GET' && origin !== undefined && BROWSER_PROBE_PATHS.has(path) && isAllowedOrigin(origin, options.allowedOrigins)) {
+    if ((request.method === 'GET' || request.method === 'HEAD') && origin !== undefined && BROWSER_PROBE_PATHS.has(path) && isAllowedOrigin(origin, options.allowedOrigins)) {
       // Set before the checks below, so that their refusals (401, 403) are readable too.
       reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
     }

@@ -5,9 +5,9 @@ import { request } from 'node:http';
 import { startTestServerAsync, TEST_TOKEN } from '../helpers/test-server.ts';
 
 /** node:http, because fetch would not let us set Origin and Host. */
-function getAsync(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function getAsync(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, method }, (res) => {
       let body = '';
       res.on('data', (chunk) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -36,6 +36,21 @@ test('the probe paths are readable from the plugin origin (null), refusals inclu
   // a refused Host: the origin passed, so the plugin can read why
   const badHost = await getAsync(port, `/v1/info?token=${TEST_TOKEN}`, { origin: 'null', host: 'evil.example' });
   assert.deepEqual([badHost.status, badHost.headers['access-control-allow-origin']], [403, 'null']);
+
+  const head = await getAsync(port, `/v1/info?token=${TEST_TOKEN}`, { origin: 'null' }, 'HEAD');
+  assert.deepEqual([head.status, head.headers['access-control-allow-origin']], [200, 'null']);
+});
+
+test('a 503 from /readyz while the model loads is readable too', async (t) => {
+  const { port } = await startTestServerAsync(t, {}, { attach: false });
+  const loading = await getAsync(port, '/readyz', { origin: 'null' });
+  assert.deepEqual([loading.status, loading.headers['access-control-allow-origin'], JSON.parse(loading.body)], [503, 'null', { ready: false }]);
+});
+
+test('a configured origin gets its own origin back, exactly as sent', async (t) => {
+  const { port } = await startTestServerAsync(t, { allowedOrigins: ['https://team.example:8443'] });
+  const info = await getAsync(port, `/v1/info?token=${TEST_TOKEN}`, { origin: 'https://team.example:8443' });
+  assert.deepEqual([info.status, info.headers['access-control-allow-origin'], info.headers.vary], [200, 'https://team.example:8443', 'Origin']);
 });
 
 test('no CORS for other origins, for requests without Origin, or on other paths', async (t) => {
@@ -46,4 +61,6 @@ test('no CORS for other origins, for requests without Origin, or on other paths'
   assert.deepEqual([script.status, script.headers['access-control-allow-origin']], [200, undefined]);
   const metrics = await getAsync(port, `/metrics?token=${TEST_TOKEN}`, { origin: 'null' });
   assert.deepEqual([metrics.status, metrics.headers['access-control-allow-origin']], [200, undefined]);
+  const socketPath = await getAsync(port, '/v1/ws?token=wrong', { origin: 'null' });
+  assert.deepEqual([socketPath.status, socketPath.headers['access-control-allow-origin']], [401, undefined]);
 });

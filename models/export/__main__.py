@@ -1,0 +1,98 @@
+"""Exports MGIE to a format-1 bundle (models/BUNDLE-FORMAT.md).
+
+    python -m models.export --out DIR --tiny [--fp16] [--verify]
+    python -m models.export --out DIR --llava DIR --mgie DIR --ip2p DIR [--clip DIR] [--fp16] [--verify]
+
+--tiny builds tiny random models of the real architectures (tests, CI); otherwise the official checkpoints
+are loaded (load_checkpoints.py) and token-parity.json is written next to the bundle (token_parity.py).
+--verify runs seeded inputs through PyTorch and, via verify-bundle.ts, through the runtime's ONNX sessions,
+and fails when they differ (needs Node and this repository's node_modules).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .export_bundle import EXTERNAL_DATA_THRESHOLD, export_bundle
+from .torch_models import MgieTorchModels
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_TOKENIZER = REPO / ".bundles" / "mgie-tiny"
+log = logging.getLogger("models.export")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m models.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write (created if needed)")
+    parser.add_argument("--tiny", action="store_true", help="tiny random models instead of checkpoints")
+    parser.add_argument("--tokenizer", type=Path, default=TINY_TOKENIZER,
+                        help="--tiny: folder with tokenizer.json and tokenizer_config.json (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="--tiny weights and --verify inputs (default: 0)")
+    parser.add_argument("--llava", type=Path, help="LLaVA-7B v1 folder (delta applied), with its tokenizer")
+    parser.add_argument("--mgie", type=Path, help="folder with MGIE's mllm.pt and unet.pt")
+    parser.add_argument("--ip2p", type=Path, help="timbrooks/instruct-pix2pix folder (vae/, unet/, scheduler/)")
+    parser.add_argument("--clip", type=Path, help="openai/clip-vit-large-patch14 folder (default: found from LLaVA's config)")
+    parser.add_argument("--fp16", action="store_true", help="float16 weights and activations (see export_bundle)")
+    parser.add_argument("--external-data-mb", type=float, default=EXTERNAL_DATA_THRESHOLD / 1e6,
+                        help="models with more weight megabytes keep them in <file>.data (default: %(default)g)")
+    parser.add_argument("--verify", action="store_true", help="compare every model with PyTorch through the runtime")
+    args = parser.parse_args(argv)
+    if not args.tiny and None in (args.llava, args.mgie, args.ip2p):
+        parser.error("give --llava, --mgie and --ip2p (or --tiny)")
+    return args
+
+
+def load_models(args: argparse.Namespace) -> MgieTorchModels:
+    if args.tiny:
+        from .tiny_models import build_tiny_models
+
+        return build_tiny_models(args.tokenizer, seed=args.seed)
+    # imported here: the checkpoint loader is only needed, and only has to exist, for real exports
+    from .load_checkpoints import load_real_models
+
+    return load_real_models(args.llava, args.mgie, args.ip2p, args.clip)
+
+
+def write_parity(bundle_dir: Path, llava_dir: Path) -> None:
+    """token-parity.json from the bundle's tokenizer, checked against LLaVA's SentencePiece model when present."""
+    from .token_parity import load_bundle_tokenizer, write_token_parity
+
+    sp_model = llava_dir / "tokenizer.model"
+    write_token_parity(bundle_dir, load_bundle_tokenizer(bundle_dir), reference_sp_model=sp_model if sp_model.exists() else None)
+
+
+def verify(models: MgieTorchModels, bundle_dir: Path, fp16: bool, seed: int) -> int:
+    from .verify_bundle import check_with_runtime, write_verify_cases
+
+    cases = write_verify_cases(models, bundle_dir, "float16" if fp16 else "float32", seed=seed)
+    log.info("verify cases written to %s; running them through the runtime", cases.parent)
+    return check_with_runtime(bundle_dir)
+
+
+def folder_megabytes(folder: Path) -> float:
+    return sum(path.stat().st_size for path in folder.iterdir() if path.is_file()) / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    args = parse_args(argv)
+    started = time.perf_counter()
+    models = load_models(args)
+    log.info("models ready in %.1f s; exporting to %s%s", time.perf_counter() - started, args.out, " (float16)" if args.fp16 else "")
+    export_started = time.perf_counter()
+    export_bundle(models, args.out, fp16=args.fp16, external_data_threshold=int(args.external_data_mb * 1e6))
+    log.info("bundle written in %.1f s: %.1f MB", time.perf_counter() - export_started, folder_megabytes(args.out))
+    if not args.tiny:
+        write_parity(args.out, args.llava)
+        log.info("token-parity.json written")
+    status = verify(models, args.out, args.fp16, args.seed) if args.verify else 0
+    log.info("%s in %.1f s", "done" if status == 0 else "VERIFY FAILED", time.perf_counter() - started)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,694 @@
+"""Loads the official MGIE checkpoints into MgieTorchModels, as apple/ml-mgie's demo.ipynb assembles them.
+
+What the demo loads, and where this module takes it from (local folders only, nothing is downloaded):
+
+| part | demo | here |
+| --- | --- | --- |
+| LLaMA decoder, final norm | `LlavaLlamaForCausalLM.from_pretrained('_ckpt/LLaVA-7B-v1')` | `llava_dir` (LLaVA-Lightning-7B delta v1.1 applied to LLaMA-7B) |
+| `mm_projector` (CLIP -> LLM) | the same folder, key `model.mm_projector.*` | the same |
+| embedding table, `lm_head` (32011 rows), edit head | `mllm.pt` over the model with `strict=False` | `mgie_dir/mllm.pt` |
+| IMG token embeddings for the edit head | `ckpt['emb']` of `mllm.pt` | checked equal to the table's [IMG] rows (see `_check_img_embeddings`) |
+| CLIP ViT-L/14 vision tower | `CLIPVisionModel.from_pretrained(config.mm_vision_tower)` | `clip_dir`, else a local copy of `mm_vision_tower` |
+| VAE, scheduler config | `StableDiffusionInstructPix2PixPipeline.from_pretrained('timbrooks/instruct-pix2pix')` | `ip2p_dir` (`vae/`, `unet/config.json`, `scheduler/`) |
+| UNet (8 input channels) | the pipeline's UNet, then `load_state_dict(unet.pt)` (strict) | `unet/config.json` of `ip2p_dir` + `mgie_dir/unet.pt` |
+| tokenizer | LLaVA's slow `LlamaTokenizer` + `[IMG0]`..`[IMG7]` added after `<im_patch>` `<im_start>` `<im_end>` | `prepare_tokenizer_dir` |
+
+Every check raises CheckpointError with the file, what was found, what was expected and what to do.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .torch_models import BundleSettings, EditMapper, MgieTorchModels
+
+log = logging.getLogger(__name__)
+
+#: LLaVA's image tokens in the order LLaVA's training added them (LLaVA 7ace501, initialize_vision_tokenizer):
+#: <im_patch> first, then <im_start> and <im_end>; in LLaVA-7B v1 they are ids 32000, 32001, 32002.
+LLAVA_TOKENS = ("<im_patch>", "<im_start>", "<im_end>")
+#: MGIE's visual tokens, added by demo.ipynb right after LLaVA's (ids 32003..32010 for LLaVA-7B v1).
+IMG_TOKENS = tuple(f"[IMG{i}]" for i in range(8))
+#: The edit head's number of attention heads: mgie_llava.py's EditMapper (nhead=4); weights do not show it.
+EDIT_HEAD_HEADS = 4
+#: The only layer the bundle format supports (bundle-format.md: vision.onnx = penultimate CLIP layer).
+VISION_SELECT_LAYER = -2
+
+#: Keys a LLaVA-7B-v1 folder may hold that the demo does not take from it:
+#: - rotary `inv_freq` buffers, saved by the transformers of 2023 and recomputed today;
+#: - `model.vision_tower.*`, should a copy of CLIP be inside (the demo loads CLIP from its own checkpoint);
+#: - `edit_head.*`, `unet.*`, `vae.*`: present when the delta was applied with MGIE's mgie_llava.py copied
+#:   over LLaVA's llava.py (the edit head and UNet come from mllm.pt / unet.pt, the VAE from InstructPix2Pix).
+_LLAVA_IGNORED = re.compile(r"(\.rotary_emb\.inv_freq$)|(^model\.vision_tower\.)|(^edit_head\.)|(^unet\.)|(^vae\.)")
+_PROJECTOR_KEYS = ("model.mm_projector.weight", "model.mm_projector.bias")
+
+MGIE_7B_NAME = "mgie-7b"
+MGIE_7B_DESCRIPTION = (
+    "MGIE 7B (LLaVA-7B v1 + MGIE edit head + InstructPix2Pix UNet fine-tuned by MGIE), converted from the "
+    "official checkpoints (apple/ml-mgie mgie_7b: mllm.pt, unet.pt)"
+)
+MGIE_7B_LICENSE = (
+    "Non-commercial research use only; each part keeps its own terms. "
+    "LLaMA-7B: Meta's LLaMA model licence (non-commercial, weights granted on request). "
+    "LLaVA-Lightning-7B v1.1 delta (Haotian Liu et al.): applied to LLaMA-7B, so bound by the LLaMA licence; "
+    "its instruction data was generated with OpenAI models and is CC BY-NC 4.0. "
+    "MGIE weights mllm.pt and unet.pt (Apple): \"Apple's rights in the attached weight differentials are hereby "
+    "licensed under the CC-BY-NC license. Apple makes no representations with regards to LLaMa or any other third "
+    "party software, which are subject to their own terms.\" "
+    "CLIP ViT-L/14 vision tower: OpenAI CLIP (MIT). "
+    "VAE and scheduler configuration: timbrooks/instruct-pix2pix (Tim Brooks et al., fine-tuned from Stable "
+    "Diffusion v1.5, CreativeML OpenRAIL-M). "
+    "Check every licence before using this bundle."
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, incomplete or not the expected model."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading files
+# ----------------------------------------------------------------------------------------------------------
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from .safetensors or a torch pickle (.bin/.pt), on the CPU, memory-mapped when possible."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            data = load_file(str(path))
+        else:
+            try:
+                data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:
+                # files written by torch < 1.6 (not zip) cannot be memory-mapped
+                data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - say which file, whatever the reason
+        raise CheckpointError(f"{path}: cannot be read as a PyTorch state dict ({error}). Copy or download it again.") from error
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: holds a {type(data).__name__}, expected a state dict (a dict of tensors).")
+    return data
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """The weight files of a transformers checkpoint folder: sharded or single, safetensors or .bin."""
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = folder / index_name
+        if index.is_file():
+            names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            missing = [name for name in names if not (folder / name).is_file()]
+            if missing:
+                raise CheckpointError(f"{index} lists {', '.join(missing)}, which {folder} lacks. Copy the whole folder again.")
+            return [folder / name for name in names]
+    for single in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / single).is_file():
+            return [folder / single]
+    raise CheckpointError(
+        f"{folder} has no weights (model.safetensors[.index.json] or pytorch_model[-0000N-of-0000M].bin with its "
+        "index). Point --llava at the folder written by LLaVA's apply_delta (models/README.md)."
+    )
+
+
+def _read_json(path: Path, what_to_do: str) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing. {what_to_do}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}). {what_to_do}") from error
+
+
+def _expect_shape(tensor: torch.Tensor, shape: tuple[int, ...], file: Path, key: str, hint: str = "") -> None:
+    if tuple(tensor.shape) != tuple(shape):
+        raise CheckpointError(f"{file}: {key} has shape {list(tensor.shape)}, expected {list(shape)}. {hint}".rstrip())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Token ids
+# ----------------------------------------------------------------------------------------------------------
+
+def checkpoint_token_ids(llava_dir: Path) -> dict[str, int]:
+    """The ids the demo's tokenizer gives LLaVA's and MGIE's added tokens.
+
+    LLaVA's tokenizer files hold <im_patch> <im_start> <im_end> (added_tokens.json for the slow tokenizer that
+    LLaVA saved, or a newer tokenizer_config.json / tokenizer.json); the demo then adds [IMG0]..[IMG7] with
+    `add_tokens`, which gives them the next free ids.
+    """
+    llava_dir = Path(llava_dir)
+    found: dict[str, int] = {}
+    source = None
+    added = llava_dir / "added_tokens.json"
+    config = llava_dir / "tokenizer_config.json"
+    fast = llava_dir / "tokenizer.json"
+    if added.is_file():
+        found, source = {str(k): int(v) for k, v in _read_json(added, "").items()}, added
+    elif config.is_file() and "added_tokens_decoder" in (data := _read_json(config, "")):
+        found = {entry["content"]: int(i) for i, entry in data["added_tokens_decoder"].items()}
+        source = config
+    elif fast.is_file():
+        found = {entry["content"]: int(entry["id"]) for entry in _read_json(fast, "").get("added_tokens", [])}
+        source = fast
+    if source is None:
+        raise CheckpointError(
+            f"{llava_dir} has no added_tokens.json (nor tokenizer_config.json / tokenizer.json listing added tokens): "
+            "it must hold LLaVA's tokenizer files, which apply_delta copies from the delta (models/README.md)."
+        )
+    ids: dict[str, int] = {}
+    for token in LLAVA_TOKENS:
+        if token not in found:
+            raise CheckpointError(f"{source} has no {token}: this is not a LLaVA v1 tokenizer with image tokens (mm_use_im_start_end).")
+        ids[token] = found[token]
+    first = ids[LLAVA_TOKENS[0]]
+    if [ids[t] for t in LLAVA_TOKENS] != list(range(first, first + 3)):
+        raise CheckpointError(f"{source}: {', '.join(f'{t}={ids[t]}' for t in LLAVA_TOKENS)}; expected three consecutive ids in this order.")
+    last = max(found.values())
+    if last != first + 2:
+        raise CheckpointError(f"{source} has tokens after <im_end> (up to id {last}); the demo's [IMG] ids would not be {first + 3}..{first + 10}.")
+    for i, token in enumerate(IMG_TOKENS):
+        ids[token] = first + 3 + i
+    return ids
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The LLM (LLaVA's LLaMA + MGIE's embedding table and lm_head)
+# ----------------------------------------------------------------------------------------------------------
+
+def _llava_config(llava_dir: Path) -> dict:
+    path = llava_dir / "config.json"
+    raw = _read_json(path, "Point --llava at the LLaVA-7B-v1 folder written by apply_delta (models/README.md).")
+    for key in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size"):
+        if key not in raw:
+            raise CheckpointError(f"{path} has no {key}: not a LLaMA/LLaVA config.")
+    if not raw.get("use_mm_proj") or "mm_hidden_size" not in raw:
+        raise CheckpointError(f"{path} has no use_mm_proj / mm_hidden_size: this is a plain LLaMA, not LLaVA. Apply the LLaVA delta first (models/README.md).")
+    if not raw.get("mm_use_im_start_end", False):
+        raise CheckpointError(f"{path}: mm_use_im_start_end is not true; MGIE's prompt wraps the image in <im_start> <im_end> (LLaVA-Lightning-7B v1.1 has it).")
+    layer = raw.get("mm_vision_select_layer", -1)
+    if layer != VISION_SELECT_LAYER:
+        raise CheckpointError(f"{path}: mm_vision_select_layer is {layer}; the bundle format takes CLIP's penultimate layer ({VISION_SELECT_LAYER}), as LLaVA-7B v1 does.")
+    return raw
+
+
+def _build_llm(raw: dict, vocab_size: int, dtype: torch.dtype) -> nn.Module:
+    """A LlamaForCausalLM with LLaVA's sizes on the meta device: weights are assigned, never initialised."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    extra = {}
+    if "rope_theta" in raw:
+        extra["rope_theta"] = raw["rope_theta"]
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=raw["hidden_size"],
+        intermediate_size=raw["intermediate_size"],
+        num_hidden_layers=raw["num_hidden_layers"],
+        num_attention_heads=raw["num_attention_heads"],
+        num_key_value_heads=raw.get("num_key_value_heads") or raw["num_attention_heads"],
+        hidden_act=raw.get("hidden_act", "silu"),
+        # LLaMA-1 configs of early 2023 call it max_sequence_length
+        max_position_embeddings=raw.get("max_position_embeddings") or raw.get("max_sequence_length") or 2048,
+        rms_norm_eps=raw.get("rms_norm_eps", 1e-6),
+        tie_word_embeddings=False,
+        # LLaMA's <s> and </s>; early LLaMA conversions wrote 0/1/-1 here, which nothing below relies on
+        bos_token_id=1, eos_token_id=2, pad_token_id=None,
+        # eager attention, as tiny_models.py: it traces to plain ONNX ops with an explicit mask
+        attn_implementation="eager",
+        **extra,
+    )
+    with torch.device("meta"):
+        llm = LlamaForCausalLM(config)
+    return llm.to(dtype=dtype)
+
+
+def _load_llm(llava_dir: Path, mllm_path: Path, mllm: dict, dtype: torch.dtype):
+    raw = _llava_config(llava_dir)
+    files = _weight_files(llava_dir)
+    hidden = raw["hidden_size"]
+
+    llava_state: dict[str, torch.Tensor] = {}
+    projector: dict[str, torch.Tensor] = {}
+    ignored: list[str] = []
+    source_of: dict[str, Path] = {}
+    for file in files:
+        for key, tensor in _read_tensors(file).items():
+            source_of[key] = file
+            if key in _PROJECTOR_KEYS:
+                projector[key] = tensor
+            elif _LLAVA_IGNORED.search(key):
+                ignored.append(key)
+            else:
+                llava_state[key] = tensor
+
+    # 1. the projector, Linear(mm_hidden_size -> hidden_size)
+    for key in _PROJECTOR_KEYS:
+        if key not in projector:
+            raise CheckpointError(
+                f"{llava_dir}: no {key} in {', '.join(f.name for f in files)}. The folder is a LLaMA without LLaVA's "
+                "projector: apply the LLaVA-Lightning-7B v1.1 delta (models/README.md)."
+            )
+    mm_hidden = raw["mm_hidden_size"]
+    _expect_shape(projector["model.mm_projector.weight"], (hidden, mm_hidden), source_of["model.mm_projector.weight"], "model.mm_projector.weight")
+    _expect_shape(projector["model.mm_projector.bias"], (hidden,), source_of["model.mm_projector.bias"], "model.mm_projector.bias")
+    proj = nn.Linear(mm_hidden, hidden)
+    proj.load_state_dict({"weight": projector["model.mm_projector.weight"], "bias": projector["model.mm_projector.bias"]})
+    proj = proj.to(dtype)
+
+    # 2. the embedding table and lm_head: mllm.pt's, which cover the [IMG] tokens too (the demo resizes to
+    #    len(tokenizer) and then loads them over LLaVA's)
+    for key in ("model.embed_tokens.weight", "lm_head.weight"):
+        if key not in mllm:
+            raise CheckpointError(f"{mllm_path} has no {key}: not MGIE's mllm.pt (found {', '.join(list(mllm)[:5])}, ...).")
+    vocab = mllm["model.embed_tokens.weight"].shape[0]
+    _expect_shape(mllm["model.embed_tokens.weight"], (vocab, hidden), mllm_path, "model.embed_tokens.weight",
+                  f"The LLaVA folder's hidden size is {hidden}.")
+    _expect_shape(mllm["lm_head.weight"], (vocab, hidden), mllm_path, "lm_head.weight")
+    llava_vocab = raw["vocab_size"]
+    if vocab != llava_vocab + len(IMG_TOKENS):
+        raise CheckpointError(
+            f"{mllm_path}: the embedding table has {vocab} rows; LLaVA's config.json says {llava_vocab} tokens, so "
+            f"with the {len(IMG_TOKENS)} [IMG] tokens there should be {llava_vocab + len(IMG_TOKENS)}. "
+            "The MGIE checkpoint does not belong to this LLaVA folder."
+        )
+    for key in ("model.embed_tokens.weight", "lm_head.weight"):
+        if key in llava_state:
+            _expect_shape(llava_state[key], (llava_vocab, hidden), source_of[key], key, "It does not match config.json's vocab_size.")
+            del llava_state[key]  # replaced by mllm.pt's, as in the demo
+
+    # 3. the decoder: every LLaMA weight must come from the LLaVA folder
+    llm = _build_llm(raw, vocab, dtype)
+    expected = dict(llm.state_dict())
+    state = {k: v.to(dtype) for k, v in llava_state.items()}
+    state["model.embed_tokens.weight"] = mllm["model.embed_tokens.weight"].to(dtype)
+    state["lm_head.weight"] = mllm["lm_head.weight"].to(dtype)
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing:
+        raise CheckpointError(
+            f"{llava_dir}: {len(missing)} LLaMA weights are missing, e.g. {', '.join(missing[:4])}. "
+            "The folder is incomplete or not LLaVA-7B (copy it again or re-run apply_delta)."
+        )
+    if unexpected:
+        raise CheckpointError(
+            f"{llava_dir}: unknown weights {', '.join(unexpected[:6])}{' ...' if len(unexpected) > 6 else ''} "
+            f"(in {source_of.get(unexpected[0], mllm_path).name}). This is not the LLaVA-7B v1 layout this exporter knows."
+        )
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{source_of.get(key, mllm_path)}: {key} has shape {list(tensor.shape)}, expected {list(expected[key].shape)} "
+                f"from {llava_dir / 'config.json'}."
+            )
+    llm.load_state_dict(state, strict=True, assign=True)
+    # non-persistent buffers (rotary inv_freq) are not in any checkpoint: build them for real
+    rotary = llm.model.rotary_emb
+    llm.model.rotary_emb = type(rotary)(config=llm.config)
+    for name, tensor in [*llm.named_parameters(), *llm.named_buffers()]:
+        if tensor.is_meta:
+            raise CheckpointError(f"internal: {name} was not loaded (still on the meta device); transformers' LLaMA has changed.")
+    llm.generation_config.pad_token_id = None
+    return llm, proj, ignored
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The edit head
+# ----------------------------------------------------------------------------------------------------------
+
+def _load_edit_head(mllm_path: Path, mllm: dict, llm_dim: int, dtype: torch.dtype) -> tuple[EditMapper, torch.Tensor]:
+    prefix = "edit_head."
+    state = {k[len(prefix):]: v for k, v in mllm.items() if k.startswith(prefix)}
+    for key in ("llm2hid.weight", "query", "hid2feat.weight"):
+        if key not in state:
+            raise CheckpointError(f"{mllm_path} has no {prefix}{key}: not MGIE's mllm.pt (its edit head is missing).")
+    hidden, in_dim = state["llm2hid.weight"].shape
+    if in_dim != llm_dim:
+        raise CheckpointError(f"{mllm_path}: {prefix}llm2hid.weight takes {in_dim} features but the LLM's hidden size is {llm_dim}.")
+    layers = lambda part: len({m.group(1) for k in state if (m := re.match(rf"mapper\.{part}\.layers\.(\d+)\.", k))})  # noqa: E731
+    head = EditMapper(
+        llm_dim=llm_dim, hidden=hidden, heads=EDIT_HEAD_HEADS,
+        encoder_layers=layers("encoder"), decoder_layers=layers("decoder"),
+        feed_forward=state["mapper.encoder.layers.0.linear1.weight"].shape[0] if "mapper.encoder.layers.0.linear1.weight" in state else 2048,
+        queries=state["query"].shape[1], out_dim=state["hid2feat.weight"].shape[0],
+    )
+    expected = head.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{mllm_path}: the edit head's weights do not match MGIE's EditMapper "
+            f"(missing: {', '.join(prefix + k for k in missing[:4]) or 'none'}; unknown: {', '.join(prefix + k for k in unexpected[:4]) or 'none'})."
+        )
+    for key, tensor in state.items():
+        _expect_shape(tensor, tuple(expected[key].shape), mllm_path, prefix + key)
+    head.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+    if "emb" not in mllm:
+        raise CheckpointError(f"{mllm_path} has no 'emb' (the [1, 8, {llm_dim}] IMG embeddings demo.ipynb passes to the edit head).")
+    emb = mllm["emb"]
+    _expect_shape(emb, (1, len(IMG_TOKENS), llm_dim), mllm_path, "emb")
+    return head.to(dtype), emb
+
+
+def _check_img_embeddings(llm: nn.Module, img_ids: list[int], emb: torch.Tensor, mllm_path: Path) -> None:
+    """The bundle bakes the embedding table's [IMG] rows into the edit head (MgieTorchModels.img_embeddings);
+    the demo passes mllm.pt's `emb`. MGIE's training used `embed_tokens.weight[-8:]` (mgie_llava.py), so the two
+    must be the same numbers; refuse to export a bundle that would silently differ from the reference."""
+    table = llm.get_input_embeddings().weight[torch.tensor(img_ids)].detach().to(torch.float32)
+    ref = emb[0].to(torch.float32)
+    if torch.equal(table, ref):
+        return
+    diff = (table - ref).abs().max().item()
+    scale = ref.abs().max().item() or 1.0
+    if diff <= 1e-3 * scale:
+        warnings.warn(f"{mllm_path}: 'emb' and the embedding table's [IMG] rows differ by at most {diff:.3g} (rounding); using the table rows.")
+        return
+    raise CheckpointError(
+        f"{mllm_path}: 'emb' differs from the embedding table's rows {img_ids[0]}..{img_ids[-1]} by up to {diff:.4g}. "
+        "The reference feeds 'emb' to the edit head while the bundle bakes the table rows: the export would not match "
+        "the reference. MgieTorchModels needs a separate IMG-embedding tensor for this checkpoint."
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CLIP, VAE, UNet, scheduler
+# ----------------------------------------------------------------------------------------------------------
+
+def _resolve_clip_dir(clip_dir: Path | None, llava_dir: Path, raw: dict) -> Path | str:
+    if clip_dir is not None:
+        return Path(clip_dir)
+    name = raw.get("mm_vision_tower", "openai/clip-vit-large-patch14")
+    if Path(name).is_dir():
+        return Path(name)
+    sibling = llava_dir.parent / name.rsplit("/", 1)[-1]
+    if (sibling / "config.json").is_file():
+        return sibling
+    return name  # only the local Hugging Face cache is searched (local_files_only)
+
+
+def _load_vision(clip_ref: Path | str, raw: dict, llava_config: Path, dtype: torch.dtype):
+    from transformers import CLIPVisionModel
+
+    try:
+        vision, info = CLIPVisionModel.from_pretrained(str(clip_ref), local_files_only=True, dtype=dtype, output_loading_info=True)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"Cannot load the CLIP vision tower from {clip_ref} without downloading ({error}). Pass --clip DIR with a local "
+            "copy of openai/clip-vit-large-patch14 (config.json, weights, preprocessor_config.json), see models/README.md."
+        ) from error
+    if info.get("missing_keys"):
+        raise CheckpointError(f"{clip_ref}: CLIP vision weights missing: {', '.join(sorted(info['missing_keys'])[:4])}. Copy the CLIP folder again.")
+    config = vision.config
+    if config.hidden_size != raw["mm_hidden_size"]:
+        raise CheckpointError(f"{clip_ref}: CLIP hidden size {config.hidden_size}, but {llava_config} has mm_hidden_size {raw['mm_hidden_size']}: not the tower LLaVA was trained with ({raw.get('mm_vision_tower')}).")
+    # CLIPImageProcessor settings of the tower (demo.ipynb preprocesses with them)
+    mean, std = BundleSettings.__dataclass_fields__["mean"].default, BundleSettings.__dataclass_fields__["std"].default
+    if isinstance(clip_ref, Path):
+        pre = clip_ref / "preprocessor_config.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+        cached = try_to_load_from_cache(clip_ref, "preprocessor_config.json")
+        pre = Path(cached) if isinstance(cached, str) else None
+    if pre is not None and pre.is_file():
+        data = _read_json(pre, "")
+        mean, std = tuple(data.get("image_mean", mean)), tuple(data.get("image_std", std))
+        crop = data.get("crop_size", config.image_size)
+        crop = crop.get("height", config.image_size) if isinstance(crop, dict) else crop
+        if crop != config.image_size:
+            raise CheckpointError(f"{pre}: crop_size {crop} differs from the model's image_size {config.image_size}.")
+    return vision.eval().requires_grad_(False), mean, std
+
+
+def _ip2p_paths(ip2p_dir: Path) -> dict[str, Path]:
+    paths = {
+        "vae": ip2p_dir / "vae" / "config.json",
+        "unet": ip2p_dir / "unet" / "config.json",
+        "scheduler": ip2p_dir / "scheduler" / "scheduler_config.json",
+    }
+    missing = [str(p.relative_to(ip2p_dir)) for p in paths.values() if not p.is_file()]
+    if missing:
+        raise CheckpointError(
+            f"{ip2p_dir} lacks {', '.join(missing)}: point --ip2p at a local copy of timbrooks/instruct-pix2pix "
+            "(folders vae/ with its weights, unet/ with config.json, scheduler/), see models/README.md."
+        )
+    return paths
+
+
+def _load_vae(ip2p_dir: Path, dtype: torch.dtype):
+    from diffusers import AutoencoderKL
+
+    try:
+        vae = AutoencoderKL.from_pretrained(str(ip2p_dir), subfolder="vae", local_files_only=True, torch_dtype=dtype)
+    except (OSError, ValueError, EnvironmentError) as error:
+        raise CheckpointError(f"{ip2p_dir / 'vae'}: cannot load the InstructPix2Pix VAE ({error}). Copy the vae/ folder with its weights.") from error
+    if vae.config.latent_channels != 4:
+        raise CheckpointError(f"{ip2p_dir / 'vae' / 'config.json'}: latent_channels {vae.config.latent_channels}, expected 4 (Stable Diffusion 1.5 VAE).")
+    return vae.eval().requires_grad_(False)
+
+
+def _load_unet(ip2p_dir: Path, unet_path: Path, edit_dim: int, dtype: torch.dtype):
+    from diffusers import UNet2DConditionModel
+
+    config = UNet2DConditionModel.load_config(str(ip2p_dir), subfolder="unet", local_files_only=True)
+    if config.get("in_channels") != 8:
+        raise CheckpointError(f"{ip2p_dir / 'unet' / 'config.json'}: in_channels {config.get('in_channels')}, expected 8 (InstructPix2Pix: noisy latent + image latent).")
+    if config.get("cross_attention_dim") != edit_dim:
+        raise CheckpointError(f"{ip2p_dir / 'unet' / 'config.json'}: cross_attention_dim {config.get('cross_attention_dim')}, but the edit head gives {edit_dim} features.")
+    unet = UNet2DConditionModel.from_config(config)
+    state = _read_tensors(unet_path)
+    expected = unet.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{unet_path}: not a full UNet state dict for {ip2p_dir / 'unet' / 'config.json'} (demo.ipynb loads it strictly): "
+            f"missing {', '.join(missing[:4]) or 'none'}; unknown {', '.join(unexpected[:4]) or 'none'}."
+        )
+    for key, tensor in state.items():
+        _expect_shape(tensor, tuple(expected[key].shape), unet_path, key)
+    unet.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+    return unet.to(dtype).eval().requires_grad_(False)
+
+
+def _scheduler_settings(path: Path) -> dict:
+    """The manifest's scheduler entry from InstructPix2Pix's scheduler_config.json, with diffusers' defaults."""
+    from diffusers import EulerAncestralDiscreteScheduler
+
+    raw = _read_json(path, "Copy the scheduler/ folder of timbrooks/instruct-pix2pix.")
+    if raw.get("_class_name") != "EulerAncestralDiscreteScheduler":
+        raise CheckpointError(f"{path}: {raw.get('_class_name')}; the reference pipeline (timbrooks/instruct-pix2pix) uses EulerAncestralDiscreteScheduler.")
+    if raw.get("trained_betas") is not None:
+        raise CheckpointError(f"{path}: trained_betas are set; the bundle format describes betas by a schedule only.")
+    config = EulerAncestralDiscreteScheduler.from_config(raw).config
+    if config.beta_schedule not in ("linear", "scaled_linear") or config.prediction_type != "epsilon" or getattr(config, "rescale_betas_zero_snr", False):
+        raise CheckpointError(f"{path}: beta_schedule {config.beta_schedule}, prediction_type {config.prediction_type}: not what the runtime implements.")
+    return {
+        "type": "euler-ancestral",
+        "numTrainTimesteps": int(config.num_train_timesteps),
+        "betaStart": float(config.beta_start),
+        "betaEnd": float(config.beta_end),
+        "betaSchedule": config.beta_schedule,
+        "timestepSpacing": config.timestep_spacing,
+        "stepsOffset": int(config.steps_offset),
+        "predictionType": config.prediction_type,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Public entry points
+# ----------------------------------------------------------------------------------------------------------
+
+def _mgie_file(mgie_dir: Path, name: str) -> Path:
+    for candidate in (mgie_dir / name, mgie_dir / "mgie_7b" / name):
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(
+        f"{mgie_dir} has no {name}: point --mgie at the folder extracted from Apple's mgie_7b.tar.gz "
+        "(it holds mllm.pt and unet.pt), see models/README.md."
+    )
+
+
+def load_real_models(llava_dir: Path, mgie_dir: Path, ip2p_dir: Path, clip_dir: Path | None = None, *,
+                     tokenizer_dir: Path | None = None, dtype: torch.dtype = torch.float32) -> MgieTorchModels:
+    """Every module of demo.ipynb, from local folders, as MgieTorchModels (eval mode, `dtype`, on the CPU).
+
+    llava_dir: LLaVA-7B v1 (the LLaVA-Lightning-7B v1.1 delta applied to LLaMA-7B): config.json, weights,
+        tokenizer files. mgie_dir: mllm.pt and unet.pt. ip2p_dir: timbrooks/instruct-pix2pix (vae/, unet/config.json,
+        scheduler/). clip_dir: openai/clip-vit-large-patch14; when None, LLaVA's mm_vision_tower as a local path, a
+        sibling folder of llava_dir with its name, or the local Hugging Face cache. tokenizer_dir: a folder made by
+        prepare_tokenizer_dir; when None one is made in a new temporary folder (needs `tokenizers`).
+    A 7B model in float32 needs about 28 GB of RAM (float16: 14 GB).
+    """
+    llava_dir, mgie_dir, ip2p_dir = Path(llava_dir), Path(mgie_dir), Path(ip2p_dir)
+    for folder, flag in ((llava_dir, "--llava"), (mgie_dir, "--mgie"), (ip2p_dir, "--ip2p")):
+        if not folder.is_dir():
+            raise CheckpointError(f"{folder} is not a folder ({flag}); see models/README.md for the layout.")
+    raw = _llava_config(llava_dir)
+    token_ids = checkpoint_token_ids(llava_dir)
+    ip2p = _ip2p_paths(ip2p_dir)
+
+    mllm_path = _mgie_file(mgie_dir, "mllm.pt")
+    unet_path = _mgie_file(mgie_dir, "unet.pt")
+    mllm = _read_tensors(mllm_path)
+
+    llm, projector, ignored = _load_llm(llava_dir, mllm_path, mllm, dtype)
+    if ignored:
+        log.info("%s: ignored %d weights the demo does not take from it (e.g. %s)", llava_dir, len(ignored), ignored[0])
+    img_ids = [token_ids[t] for t in IMG_TOKENS]
+    if img_ids[-1] != llm.config.vocab_size - 1:
+        raise CheckpointError(f"{mllm_path}: [IMG7] would be id {img_ids[-1]} but the embedding table ends at {llm.config.vocab_size - 1}.")
+    edit_head, emb = _load_edit_head(mllm_path, mllm, raw["hidden_size"], dtype)
+    _check_img_embeddings(llm, img_ids, emb, mllm_path)
+    del mllm
+
+    vision, mean, std = _load_vision(_resolve_clip_dir(clip_dir, llava_dir, raw), raw, llava_dir / "config.json", dtype)
+    vae = _load_vae(ip2p_dir, dtype)
+    unet = _load_unet(ip2p_dir, unet_path, edit_head.hid2feat.out_features, dtype)
+    scheduler = _scheduler_settings(ip2p["scheduler"])
+
+    if tokenizer_dir is None:
+        tokenizer_dir = prepare_tokenizer_dir(llava_dir, Path(tempfile.mkdtemp(prefix="mgie-tokenizer-")))
+    else:
+        _check_tokenizer_dir(Path(tokenizer_dir), token_ids)
+
+    settings = BundleSettings(
+        name=MGIE_7B_NAME, description=MGIE_7B_DESCRIPTION, license=MGIE_7B_LICENSE, tokenizer_dir=Path(tokenizer_dir),
+        image_size=vision.config.image_size, mean=tuple(float(x) for x in mean), std=tuple(float(x) for x in std),
+        scheduler=scheduler,
+    )
+    return MgieTorchModels(
+        vision_tower=vision, projector=projector.eval().requires_grad_(False), llm=llm.eval().requires_grad_(False),
+        edit_head=edit_head.eval().requires_grad_(False), img_token_ids=img_ids, vae=vae, unet=unet, settings=settings,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tokenizer
+# ----------------------------------------------------------------------------------------------------------
+#
+# The demo's tokenizer is the SLOW LlamaTokenizer of the transformers that LLaVA 7ace501 pins (git cae78c46,
+# March 2023, which has no fast Llama tokenizer) over LLaMA's SentencePiece model. Its behaviour, which the
+# model was trained and evaluated with (LLaVA's train.py also uses use_fast=False):
+#   - the text is split on every added token; whitespace on BOTH sides of an added token is stripped
+#     (tokenization_utils.py `tokenize`: plain-string added tokens strip left and right by default), so the
+#     "\n" before <im_start> and the space before "ASSISTANT:" produce no tokens;
+#   - every remaining piece goes through SentencePiece on its own, which adds its dummy prefix "▁" to each;
+#   - BOS (id 1, sp.bos_id()) is prepended.
+# In tokenizer.json terms: every added token with lstrip and rstrip, and a Metaspace pre-tokenizer that
+# prepends "▁" to every piece (prepend_scheme "always", transformers' legacy=True), no normalizer.
+# token_parity.reference_prompt_ids replays these rules with sentencepiece itself, independently of
+# `tokenizers`, and prepare_tokenizer_dir checks the converted tokenizer against it.
+
+def _added_token_entry(token_id: int, content: str, strip: bool) -> dict:
+    return {"id": token_id, "content": content, "single_word": False, "lstrip": strip, "rstrip": strip,
+            "normalized": False, "special": True}
+
+
+def fix_tokenizer_files(out_dir: Path, token_ids: dict[str, int]) -> None:
+    """Rewrites tokenizer.json and tokenizer_config.json in out_dir so they encode like the demo's slow tokenizer.
+
+    Pure JSON: whatever the transformers/tokenizers versions that wrote the files, afterwards every added token
+    sits at its checkpoint id with lstrip/rstrip, the pre-tokenizer prepends "▁" to every piece, BOS comes from
+    the post-processor, and tokenizer_config.json says the same (legacy=True, the same added_tokens_decoder).
+    """
+    tok_path, cfg_path = out_dir / "tokenizer.json", out_dir / "tokenizer_config.json"
+    tok = json.loads(tok_path.read_text(encoding="utf-8"))
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
+    model = tok.get("model", {})
+    if model.get("type") != "BPE" or not model.get("byte_fallback"):
+        raise CheckpointError(f"{tok_path}: model {model.get('type')} (byte_fallback {model.get('byte_fallback')}); expected LLaMA's BPE with byte fallback.")
+    vocab = model["vocab"]
+    for content, token_id in (("<unk>", 0), ("<s>", 1), ("</s>", 2)):
+        if vocab.get(content) != token_id:
+            raise CheckpointError(f"{tok_path}: {content} has id {vocab.get(content)}, expected {token_id} (LLaMA's tokenizer.model).")
+    specials = [_added_token_entry(i, c, False) for c, i in (("<unk>", 0), ("<s>", 1), ("</s>", 2))]
+    added = [_added_token_entry(i, c, True) for c, i in sorted(token_ids.items(), key=lambda item: item[1])]
+    first = added[0]["id"]
+    if first != len(vocab) or [a["id"] for a in added] != list(range(first, first + len(added))):
+        raise CheckpointError(f"{tok_path}: the base vocabulary has {len(vocab)} pieces, so the added tokens cannot have ids {first}..{added[-1]['id']}. Is tokenizer.model LLaVA's?")
+    others = [e for e in tok.get("added_tokens", []) if e["content"] not in {a["content"] for a in specials + added}]
+    if others:
+        raise CheckpointError(f"{tok_path} has added tokens the checkpoint does not know: {', '.join(e['content'] for e in others[:5])}.")
+    tok["added_tokens"] = specials + added
+    tok["normalizer"] = None
+    tok["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False}
+    tok["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
+    }
+    tok_path.write_text(json.dumps(tok, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    decoder = {}
+    for entry in specials + added:
+        decoder[str(entry["id"])] = {k: entry[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
+    cfg.update({
+        "tokenizer_class": "LlamaTokenizer",
+        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+        "add_bos_token": True, "add_eos_token": False,
+        # prepend "▁" to every piece, as SentencePiece did to every piece in the slow tokenizer
+        "legacy": True, "add_prefix_space": True,
+        # transformers 4.x decoded with clean_up_tokenization_spaces=True (the demo's tokenizer.decode)
+        "clean_up_tokenization_spaces": True,
+        "added_tokens_decoder": decoder,
+    })
+    cfg_path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _check_tokenizer_dir(tokenizer_dir: Path, token_ids: dict[str, int]) -> None:
+    """A tokenizer folder passed in must hold every added token at the checkpoint's id."""
+    tok_path = tokenizer_dir / "tokenizer.json"
+    if not tok_path.is_file() or not (tokenizer_dir / "tokenizer_config.json").is_file():
+        raise CheckpointError(f"{tokenizer_dir} lacks tokenizer.json or tokenizer_config.json: make it with prepare_tokenizer_dir.")
+    have = {e["content"]: e["id"] for e in json.loads(tok_path.read_text(encoding="utf-8")).get("added_tokens", [])}
+    wrong = [f"{t} (expected {i}, found {have.get(t)})" for t, i in token_ids.items() if have.get(t) != i]
+    if wrong:
+        raise CheckpointError(f"{tok_path}: wrong or missing added tokens: {', '.join(wrong[:4])}. Re-make it with prepare_tokenizer_dir.")
+
+
+def prepare_tokenizer_dir(llava_dir: Path, out_dir: Path) -> Path:
+    """Writes out_dir/tokenizer.json and tokenizer_config.json: LLaVA's tokenizer.model converted by transformers'
+    fast-tokenizer conversion, with <im_patch> <im_start> <im_end> [IMG0]..[IMG7] at the checkpoint's ids, fixed up
+    to encode like the demo's slow tokenizer and checked against sentencepiece on every demo prompt.
+
+    Needs the real `tokenizers`, `sentencepiece` and `protobuf` packages (models/export/requirements.txt).
+    """
+    from transformers import AutoTokenizer
+
+    from .token_parity import DEMO_INSTRUCTIONS, check_against_reference
+
+    llava_dir, out_dir = Path(llava_dir), Path(out_dir)
+    sp_model = llava_dir / "tokenizer.model"
+    if not sp_model.is_file():
+        raise CheckpointError(f"{sp_model} is missing: the LLaVA folder must hold LLaMA's SentencePiece model (apply_delta copies it).")
+    token_ids = checkpoint_token_ids(llava_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mgie-tokenizer-src-") as staging:
+        staging_dir = Path(staging)
+        shutil.copyfile(sp_model, staging_dir / "tokenizer.model")
+        # Only tokenizer.model and a config: LLaVA's own tokenizer_config.json of 2023 may name empty BOS/EOS or
+        # lack the added tokens' flags, and nothing else of it matters to the ids.
+        (staging_dir / "tokenizer_config.json").write_text(json.dumps({
+            "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+            "add_bos_token": True, "add_eos_token": False, "legacy": True, "model_max_length": 2048,
+            "added_tokens_decoder": {str(i): {k: v for k, v in _added_token_entry(i, t, True).items() if k != "id"}
+                                     for t, i in sorted(token_ids.items(), key=lambda item: item[1])},
+        }), encoding="utf-8")
+        tokenizer = AutoTokenizer.from_pretrained(str(staging_dir), local_files_only=True, use_fast=True)
+        tokenizer.save_pretrained(str(out_dir))
+    for leftover in ("special_tokens_map.json", "added_tokens.json", "tokenizer.model"):
+        (out_dir / leftover).unlink(missing_ok=True)
+    fix_tokenizer_files(out_dir, token_ids)
+
+    # reload what a consumer will load, and compare with the demo's rules replayed by sentencepiece
+    tokenizer = AutoTokenizer.from_pretrained(str(out_dir), local_files_only=True)
+    wrong = [f"{t}: {tokenizer.convert_tokens_to_ids(t)} (expected {i})" for t, i in token_ids.items() if tokenizer.convert_tokens_to_ids(t) != i]
+    if wrong or len(tokenizer) != max(token_ids.values()) + 1:
+        raise CheckpointError(f"{out_dir / 'tokenizer.json'}: added tokens at wrong ids after conversion: {', '.join(wrong) or f'{len(tokenizer)} tokens'}.")
+    check_against_reference(tokenizer, sp_model, token_ids, DEMO_INSTRUCTIONS)
+    return out_dir

@@ -1,0 +1,149 @@
+"""MGIE inference in PyTorch, written from mgie-reference.md and diffusers' InstructPix2Pix loop, to
+compare the TypeScript runtime against: the same modules (MgieTorchModels), the same prompt ids, the
+same initial noise and a deterministic scheduler must give the same generated ids, the same IMG
+position and nearly the same image.
+
+Generation goes through transformers' own `generate` (greedy, no_repeat_ngram_size over the whole
+sequence as LLaVA's generate sees it) and diffusion through diffusers' schedulers, so this is an
+independent implementation of each stage, not a port of the runtime.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .torch_models import MgieTorchModels
+
+NUM_IMG_TOKENS = 8
+
+
+@dataclass
+class ReferenceResult:
+    generated_ids: list[int]
+    #: where the IMG hidden states start in the sequence (the reference's p)
+    img_start: int
+    #: H x W x 3 uint8
+    image: np.ndarray
+
+
+def clip_pixels(image: Image.Image, models: MgieTorchModels) -> torch.Tensor:
+    """CLIP preprocessing: shortest side to S (bicubic), centre crop, [0,1], normalise."""
+    size = models.settings.image_size
+    width, height = image.size
+    scale = size / min(width, height)
+    resized = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.BICUBIC)
+    left, top = (resized.width - size) // 2, (resized.height - size) // 2
+    cropped = np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
+    mean, std = np.array(models.settings.mean, np.float32), np.array(models.settings.std, np.float32)
+    return torch.from_numpy(((cropped - mean) / std).transpose(2, 0, 1)[None].copy())
+
+
+@torch.no_grad()
+def image_features(models: MgieTorchModels, image: Image.Image) -> torch.Tensor:
+    """[P, D]: the penultimate CLIP layer without CLS, projected."""
+    hidden = models.vision_tower(clip_pixels(image, models), output_hidden_states=True).hidden_states[-2]
+    return models.projector(hidden[:, 1:])[0]
+
+
+@torch.no_grad()
+def generate(models: MgieTorchModels, prompt_ids: list[int], features: torch.Tensor, patch_id: int, eos_id: int):
+    """Greedy generation as LLaVA runs it: input ids with the patch embeddings replaced on the first pass.
+
+    Returns the generated ids and the final-norm hidden state of every position that was run (the
+    last generated token is never run).
+    """
+    llm = models.llm
+    ids = torch.tensor([prompt_ids])
+    start = prompt_ids.index(patch_id)
+    length = len(prompt_ids)
+
+    def splice(_module, _args, output):
+        if output.shape[1] != length:
+            return output
+        output = output.clone()
+        output[0, start:start + features.shape[0]] = features
+        return output
+
+    states: list[torch.Tensor] = []
+    hooks = [
+        llm.get_input_embeddings().register_forward_hook(splice),
+        # the final RMSNorm's output is lm_head's input (generate may run lm_head on the last position only)
+        llm.model.norm.register_forward_hook(lambda _m, _a, out: states.append(out[0].clone())),
+    ]
+    try:
+        out = llm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=models.settings.max_new_tokens,
+                           do_sample=False, num_beams=1, no_repeat_ngram_size=models.settings.no_repeat_ngram_size,
+                           eos_token_id=eos_id, pad_token_id=eos_id)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    generated = out[0, length:].tolist()
+    return generated, torch.cat(states, dim=0)
+
+
+def img_position(sequence: list[int], hidden_rows: int, img0_id: int) -> int:
+    """The reference's p = min(index([IMG0]) - 1 if present else len(hid) - 9, len(hid) - 9)."""
+    fallback = hidden_rows - (NUM_IMG_TOKENS + 1)
+    return min(sequence.index(img0_id) - 1 if img0_id in sequence else fallback, fallback)
+
+
+def make_scheduler(name: str, settings: dict):
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+
+    config = dict(num_train_timesteps=settings["numTrainTimesteps"], beta_start=settings["betaStart"], beta_end=settings["betaEnd"],
+                  beta_schedule=settings["betaSchedule"], timestep_spacing=settings["timestepSpacing"],
+                  steps_offset=settings["stepsOffset"], prediction_type=settings["predictionType"])
+    if name == "ddim":
+        # as the runtime documents its DDIM: eta 0, no clipping, alpha at t < 0 is alphas_cumprod[0]
+        return DDIMScheduler(**config, clip_sample=False, set_alpha_to_one=False)
+    if name == "euler":
+        return EulerDiscreteScheduler(**config)
+    raise ValueError(f"only the deterministic schedulers can be compared, not {name}")
+
+
+@torch.no_grad()
+def diffuse(models: MgieTorchModels, image: np.ndarray, cond: torch.Tensor, null: torch.Tensor, noise: np.ndarray,
+            steps: int, guidance_scale: float, image_guidance_scale: float, scheduler_name: str) -> np.ndarray:
+    """diffusers' InstructPix2Pix loop with MGIE's conditioning: batch [cond, null, null] / [img, img, 0]."""
+    vae, unet = models.vae, models.unet
+    pixels = torch.from_numpy(image.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
+    image_latent = vae.encode(pixels).latent_dist.mode()
+    scheduler = make_scheduler(scheduler_name, models.settings.scheduler)
+    scheduler.set_timesteps(steps)
+    latents = torch.from_numpy(noise) * scheduler.init_noise_sigma
+    guided = guidance_scale > 1.0 and image_guidance_scale >= 1.0
+    if guided:
+        prompt = torch.cat([cond, null, null])
+        image_latents = torch.cat([image_latent, image_latent, torch.zeros_like(image_latent)])
+    else:
+        prompt, image_latents = cond, image_latent
+    for t in scheduler.timesteps:
+        batch = torch.cat([latents] * prompt.shape[0])
+        scaled = torch.cat([scheduler.scale_model_input(batch, t), image_latents], dim=1)
+        timestep = torch.full((prompt.shape[0],), float(t))
+        noise_pred = unet(scaled, timestep, encoder_hidden_states=prompt).sample
+        if guided:
+            text, img, uncond = noise_pred.chunk(3)
+            noise_pred = uncond + guidance_scale * (text - img) + image_guidance_scale * (img - uncond)
+        latents = scheduler.step(noise_pred, t, latents).prev_sample
+    decoded = vae.decode(latents / vae.config.scaling_factor).sample[0]
+    return (decoded / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+@torch.no_grad()
+def run_reference(models: MgieTorchModels, prompt_ids: list[int], token_ids: dict, image: np.ndarray, noise: np.ndarray,
+                  steps: int, guidance_scale: float, image_guidance_scale: float, scheduler: str) -> ReferenceResult:
+    """One MGIE edit. `image` is H x W x 3 uint8 at the edit size; `token_ids` holds imPatch, eos and img0."""
+    features = image_features(models, Image.fromarray(image))
+    generated, hidden = generate(models, prompt_ids, features, token_ids["imPatch"], token_ids["eos"])
+    sequence = prompt_ids + generated
+    assert hidden.shape[0] == len(sequence) - 1, f"{hidden.shape[0]} hidden states for {len(sequence)} tokens"
+    start = img_position(sequence, hidden.shape[0], token_ids["img0"])
+    img_emb = models.img_embeddings()[None]
+    cond = models.edit_head(hidden[start:start + NUM_IMG_TOKENS][None], img_emb)
+    null = models.edit_head(torch.zeros_like(hidden[:NUM_IMG_TOKENS])[None], img_emb)
+    edited = diffuse(models, image, cond, null, noise, steps, guidance_scale, image_guidance_scale, scheduler)
+    return ReferenceResult(generated_ids=generated, img_start=start, image=edited)

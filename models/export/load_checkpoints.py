@@ -116,6 +116,21 @@ def _weight_files(folder: Path) -> list[Path]:
     )
 
 
+def _load_strictly(module: nn.Module, state: dict[str, torch.Tensor], file: Path, mismatch: str, prefix: str = "") -> None:
+    """load_state_dict(strict=True), with errors that name the file, the missing and unknown keys and bad shapes."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{file}: {mismatch} (missing: {', '.join(prefix + k for k in missing[:4]) or 'none'}; "
+            f"unknown: {', '.join(prefix + k for k in unexpected[:4]) or 'none'})."
+        )
+    for key, tensor in state.items():
+        _expect_shape(tensor, tuple(expected[key].shape), file, prefix + key)
+    module.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+
+
 def _read_json(path: Path, what_to_do: str) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path} is missing. {what_to_do}")
@@ -335,17 +350,7 @@ def _load_edit_head(mllm_path: Path, mllm: dict, llm_dim: int, dtype: torch.dtyp
         feed_forward=state["mapper.encoder.layers.0.linear1.weight"].shape[0] if "mapper.encoder.layers.0.linear1.weight" in state else 2048,
         queries=state["query"].shape[1], out_dim=state["hid2feat.weight"].shape[0],
     )
-    expected = head.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{mllm_path}: the edit head's weights do not match MGIE's EditMapper "
-            f"(missing: {', '.join(prefix + k for k in missing[:4]) or 'none'}; unknown: {', '.join(prefix + k for k in unexpected[:4]) or 'none'})."
-        )
-    for key, tensor in state.items():
-        _expect_shape(tensor, tuple(expected[key].shape), mllm_path, prefix + key)
-    head.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+    _load_strictly(head, state, mllm_path, "the edit head's weights do not match MGIE's EditMapper", prefix)
     if "emb" not in mllm:
         raise CheckpointError(f"{mllm_path} has no 'emb' (the [1, 8, {llm_dim}] IMG embeddings demo.ipynb passes to the edit head).")
     emb = mllm["emb"]
@@ -459,17 +464,7 @@ def _load_unet(ip2p_dir: Path, unet_path: Path, edit_dim: int, dtype: torch.dtyp
         raise CheckpointError(f"{ip2p_dir / 'unet' / 'config.json'}: cross_attention_dim {config.get('cross_attention_dim')}, but the edit head gives {edit_dim} features.")
     unet = UNet2DConditionModel.from_config(config)
     state = _read_tensors(unet_path)
-    expected = unet.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{unet_path}: not a full UNet state dict for {ip2p_dir / 'unet' / 'config.json'} (demo.ipynb loads it strictly): "
-            f"missing {', '.join(missing[:4]) or 'none'}; unknown {', '.join(unexpected[:4]) or 'none'}."
-        )
-    for key, tensor in state.items():
-        _expect_shape(tensor, tuple(expected[key].shape), unet_path, key)
-    unet.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})
+    _load_strictly(unet, state, unet_path, f"not a full UNet state dict for {ip2p_dir / 'unet' / 'config.json'} (demo.ipynb loads it strictly)")
     return unet.to(dtype).eval().requires_grad_(False)
 
 

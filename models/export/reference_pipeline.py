@@ -4,8 +4,8 @@ same initial noise and a deterministic scheduler must give the same generated id
 position and nearly the same image.
 
 Generation goes through transformers' own `generate` (greedy, no_repeat_ngram_size over the whole
-sequence as LLaVA's generate sees it) and diffusion through diffusers' schedulers, so this is an
-independent implementation of each stage, not a port of the runtime.
+sequence as LLaVA's generate sees it) and diffusion through diffusers' own InstructPix2Pix pipeline, so
+each stage is an independent implementation, not a port of the runtime.
 """
 from __future__ import annotations
 
@@ -107,30 +107,18 @@ def make_scheduler(name: str, settings: dict):
 @torch.no_grad()
 def diffuse(models: MgieTorchModels, image: np.ndarray, cond: torch.Tensor, null: torch.Tensor, noise: np.ndarray,
             steps: int, guidance_scale: float, image_guidance_scale: float, scheduler_name: str) -> np.ndarray:
-    """diffusers' InstructPix2Pix loop with MGIE's conditioning: batch [cond, null, null] / [img, img, 0]."""
-    vae, unet = models.vae, models.unet
-    pixels = torch.from_numpy(image.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1.0)
-    image_latent = vae.encode(pixels).latent_dist.mode()
-    scheduler = make_scheduler(scheduler_name, models.settings.scheduler)
-    scheduler.set_timesteps(steps)
-    latents = torch.from_numpy(noise) * scheduler.init_noise_sigma
-    guided = guidance_scale > 1.0 and image_guidance_scale >= 1.0
-    if guided:
-        prompt = torch.cat([cond, null, null])
-        image_latents = torch.cat([image_latent, image_latent, torch.zeros_like(image_latent)])
-    else:
-        prompt, image_latents = cond, image_latent
-    for t in scheduler.timesteps:
-        batch = torch.cat([latents] * prompt.shape[0])
-        scaled = torch.cat([scheduler.scale_model_input(batch, t), image_latents], dim=1)
-        timestep = torch.full((prompt.shape[0],), float(t))
-        noise_pred = unet(scaled, timestep, encoder_hidden_states=prompt).sample
-        if guided:
-            text, img, uncond = noise_pred.chunk(3)
-            noise_pred = uncond + guidance_scale * (text - img) + image_guidance_scale * (img - uncond)
-        latents = scheduler.step(noise_pred, t, latents).prev_sample
-    decoded = vae.decode(latents / vae.config.scaling_factor).sample[0]
-    return (decoded / 2 + 0.5).clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    """diffusers' own InstructPix2Pix pipeline with MGIE's conditioning in place of CLIP text embeddings:
+    it batches [cond, null, null] with [img, img, 0] and encodes the image with the latent mode."""
+    from diffusers import StableDiffusionInstructPix2PixPipeline
+
+    pipeline = StableDiffusionInstructPix2PixPipeline(
+        vae=models.vae, text_encoder=None, tokenizer=None, unet=models.unet, scheduler=make_scheduler(scheduler_name, models.settings.scheduler),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipeline.set_progress_bar_config(disable=True)
+    result = pipeline(image=Image.fromarray(image), prompt_embeds=cond, negative_prompt_embeds=null, num_inference_steps=steps,
+                      guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, latents=torch.from_numpy(noise),
+                      output_type="np")
+    return (result.images[0] * 255).round().astype(np.uint8)
 
 
 @torch.no_grad()

@@ -58,11 +58,11 @@ def load_models(args: argparse.Namespace) -> MgieTorchModels:
 
 
 def write_parity(bundle_dir: Path, llava_dir: Path) -> None:
-    """token-parity.json from the bundle's tokenizer, checked against LLaVA's SentencePiece model when present."""
-    from .token_parity import load_bundle_tokenizer, write_token_parity
+    """token-parity.json: the ids of the demo's own (slow) tokenizer, for the runtime's test to compare against."""
+    from .load_checkpoints import checkpoint_token_ids
+    from .token_parity import DemoSlowTokenizer, write_token_parity
 
-    sp_model = llava_dir / "tokenizer.model"
-    write_token_parity(bundle_dir, load_bundle_tokenizer(bundle_dir), reference_sp_model=sp_model if sp_model.exists() else None)
+    write_token_parity(bundle_dir, DemoSlowTokenizer(llava_dir / "tokenizer.model", checkpoint_token_ids(llava_dir)))
 
 
 def verify(models: MgieTorchModels, bundle_dir: Path, fp16: bool, seed: int) -> int:

@@ -81,6 +81,24 @@ def reference_prompt_ids(sp_model: Path | str, added_token_ids: dict[str, int], 
     return ids
 
 
+class DemoSlowTokenizer:
+    """The tokenizer the MGIE demo ran (transformers cae78c46's slow LlamaTokenizer), replayed with sentencepiece:
+    what token-parity.json records for a real bundle. Pure Python, so it runs without the compiled `tokenizers`."""
+
+    def __init__(self, sp_model: Path | str, added_token_ids: dict[str, int]):
+        import sentencepiece
+
+        self.sp_model = str(sp_model)
+        self.added_token_ids = dict(added_token_ids)
+        self.producer = f"slow LlamaTokenizer rules of transformers cae78c46 over sentencepiece {sentencepiece.__version__} ({Path(sp_model).name})"
+
+    def __call__(self, text: str) -> dict[str, list[int]]:
+        return {"input_ids": reference_prompt_ids(self.sp_model, self.added_token_ids, text)}
+
+    def convert_tokens_to_ids(self, token: str) -> int:
+        return {**LLAMA_SPECIAL_IDS, **self.added_token_ids}[token]
+
+
 _PROCESSORS: dict[str, object] = {}
 
 
@@ -167,10 +185,3 @@ def write_token_parity(bundle_dir: Path, tokenizer, *, num_patches: int | None =
     path = bundle_dir / PARITY_FILE
     path.write_text(json.dumps({"producer": _producer(tokenizer), "cases": cases}) + "\n", encoding="utf-8")
     return path
-
-
-def load_bundle_tokenizer(tokenizer_dir: Path):
-    """The tokenizer of a bundle (or of BundleSettings.tokenizer_dir) as transformers loads it, offline."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)

@@ -9,7 +9,6 @@ import type {
   ExportFailedHandler,
   ExportNodeHandler,
   ExportSelectionHandler,
-  ParameterSettings,
   PlaceResultHandler,
   PluginSettings,
   Provenance,
@@ -21,7 +20,7 @@ import type {
   SelectionChangedHandler,
   SelectionDescription,
 } from '../plugin/types.ts';
-import { MAX_IMAGE_SIDE, MAX_RECENT_INSTRUCTIONS, REFERENCE_PARAMETERS } from '../plugin/types.ts';
+import { MAX_IMAGE_SIDE, MAX_RECENT_INSTRUCTIONS } from '../plugin/types.ts';
 import { CompanionConnection, type ConnectionStatus } from './connection/companion-connection.ts';
 import { type ProbeResult, probeServerAsync } from './connection/probe-server-async.ts';
 import { parseServerAddress, type ServerAddress } from './connection/server-address.ts';
@@ -29,6 +28,7 @@ import { adviseOnConnection, checkInstruction, describeServerError } from './des
 import { chooseExportSide, fitImageAsync } from './image/fit-image-async.ts';
 import { applyServerMessage, type EditJob, isActive } from './jobs/edit-job.ts';
 import type { PastTimings } from './jobs/estimate-progress.ts';
+import { toWireParameters } from './to-wire-parameters.ts';
 
 export interface UiState {
   settings: PluginSettings;
@@ -271,7 +271,8 @@ export class EditSession {
     const sourceNodeId = selected.provenance.sourceNodeId;
     this.requestExport(selected.provenance.instruction, parameters, (requestId, maxSide) =>
       emit<ExportNodeHandler>('EXPORT_NODE', { requestId, nodeId: sourceNodeId, maxSide }),
-      Math.min(MAX_IMAGE_SIDE, limits.maxImageSide, Math.floor(Math.sqrt(limits.maxImagePixels))),
+      // the original's size is not known here: a square is the most a pixel limit can cut its side to
+      chooseExportSide([{ width: 1, height: 1 }], limits),
     );
     return true;
   }
@@ -279,7 +280,8 @@ export class EditSession {
   private requestExport(instruction: string, parameters: WireEditParameters, send: (requestId: string, maxSide: number) => void, maxSide: number): void {
     const requestId = randomId();
     this.pendingExports.set(requestId, { instruction, parameters });
-    this.update({ exporting: true, notice: undefined });
+    this.showNotice(undefined, false);
+    this.update({ exporting: true });
     send(requestId, maxSide);
   }
 
@@ -343,22 +345,6 @@ export class EditSession {
 
   dismissNotice(): void {
     this.showNotice(undefined, false);
-  }
-}
-
-/** What the server is sent for each preset; the server fills in what is left out. */
-export function toWireParameters(parameters: ParameterSettings): WireEditParameters {
-  switch (parameters.preset) {
-    case 'default':
-      return {};
-    case 'reference': {
-      const { steps, guidanceScale, imageGuidanceScale, size, seed } = REFERENCE_PARAMETERS;
-      return { steps, guidanceScale, imageGuidanceScale, size, seed, scheduler: 'euler-ancestral' };
-    }
-    case 'custom': {
-      const { steps, guidanceScale, imageGuidanceScale, size, seedMode, seed } = parameters;
-      return { steps, guidanceScale, imageGuidanceScale, size, ...(seedMode === 'fixed' ? { seed } : {}) };
-    }
   }
 }
 

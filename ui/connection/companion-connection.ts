@@ -200,7 +200,3 @@ export class CompanionConnection {
     }, delay);
   }
 }
-
-export function isConnected(status: ConnectionStatus): status is Extract<ConnectionStatus, { state: 'connected' }> {
-  return status.state === 'connected';
-}

@@ -7,7 +7,8 @@ import { applyServerMessage, type EditJob } from '../../ui/jobs/edit-job.ts';
 import { estimateProgress, formatSecondsLeft } from '../../ui/jobs/estimate-progress.ts';
 import { reconnectDelayMs } from '../../ui/connection/reconnect-delay.ts';
 import { normalizeSettings } from '../../ui/normalize-settings.ts';
-import { DEFAULT_SETTINGS } from '../../plugin/types.ts';
+import { DEFAULT_SETTINGS, REFERENCE_PARAMETERS } from '../../plugin/types.ts';
+import { toWireParameters } from '../../ui/to-wire-parameters.ts';
 
 const job: EditJob = { clientJobId: 'c1', sourceNodeId: '1:1', sourceName: 'Hero', instruction: 'make it autumn', requested: {}, phase: 'queued', submittedAt: 0 };
 
@@ -85,4 +86,14 @@ test('settings from clientStorage: missing or mistyped fields fall back to the d
   assert.deepEqual([stored.parameters.preset, stored.parameters.steps, stored.parameters.size], ['custom', DEFAULT_SETTINGS.parameters.steps, 256]);
   assert.equal(stored.placement, 'beside');
   assert.deepEqual(stored.recentInstructions, ['a', 'b']);
+});
+
+test('presets: Default sends nothing (model defaults, server-drawn seed), Reference the paper demo, Custom what was set', () => {
+  const custom = { ...REFERENCE_PARAMETERS, preset: 'custom' as const, steps: 30, size: 256, guidanceScale: 5, imageGuidanceScale: 1.2 };
+  assert.deepEqual(toWireParameters({ ...custom, preset: 'default' }), {});
+  assert.deepEqual(toWireParameters({ ...custom, preset: 'reference' }), {
+    steps: 100, guidanceScale: 7.5, imageGuidanceScale: 1.5, size: 512, seed: 13331, scheduler: 'euler-ancestral',
+  });
+  assert.deepEqual(toWireParameters({ ...custom, seedMode: 'fixed', seed: 9 }), { steps: 30, guidanceScale: 5, imageGuidanceScale: 1.2, size: 256, seed: 9 });
+  assert.deepEqual(toWireParameters({ ...custom, seedMode: 'random', seed: 9 }), { steps: 30, guidanceScale: 5, imageGuidanceScale: 1.2, size: 256 });
 });

@@ -1,15 +1,45 @@
 // The one module that imports onnxruntime-node. Everything else sees ModelSession and the Tensor type.
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import * as ort from 'onnxruntime-node';
 import { MgieError } from './errors.ts';
+import { diagnoseProviderFailure } from './providers/diagnose-provider-failure.ts';
 
 export type Tensor = ort.Tensor;
 export type ElementType = ort.Tensor.Type;
 
 export const onnxRuntimeVersion: string = ort.env.versions.node ?? 'unknown';
 
+// onnxruntime's own log goes straight to stderr, in its words ("[E:onnxruntime:...]"); every failure
+// also comes back as an exception, which we turn into one sentence. MGIE_DEBUG shows the log again.
+ort.env.logLevel = process.env.MGIE_DEBUG ? 'warning' : 'fatal';
+
+/** The providers this onnxruntime-node build knows; `bundled: false` ones need extra libraries (CUDA). */
+export function listBuildProviders(): Array<{ name: string; bundled: boolean }> {
+  return ort.listSupportedBackends().map(({ name, bundled }) => ({ name, bundled }));
+}
+
+/** Where onnxruntime-node keeps its native libraries for this platform (the CUDA provider goes there). */
+export function onnxRuntimeBinaryDir(): string {
+  const packageJson = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+  return path.join(path.dirname(packageJson), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Starts `provider` on a small model and runs it once; throws onnxruntime's error if it cannot. */
+export async function runProbeModelAsync(model: Uint8Array, provider: string): Promise<void> {
+  const session = await ort.InferenceSession.create(model, { executionProviders: [provider], logSeverityLevel: 2 });
+  try {
+    const input = new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]);
+    const { y } = await session.run({ x: input });
+    if ((y.data as Float32Array)[3] !== 4) throw new Error(`the ${provider} provider computed a wrong result`);
+  } finally {
+    await session.release();
+  }
+}
+
 export interface ExecutionOptions {
-  /** 'cpu' (default), or a provider onnxruntime-node was built with: 'cuda', 'webgpu', 'coreml', 'dml'. */
+  /** 'cpu' (default), 'auto', or a provider onnxruntime-node was built with: 'cuda', 'webgpu', 'coreml', 'dml'. */
   executionProvider?: string;
   /** GPU index for cuda/dml. */
   deviceId?: number;
@@ -93,11 +123,13 @@ export class ModelSession {
     try {
       session = await ort.InferenceSession.create(modelPath, sessionOptions);
     } catch (cause) {
-      throw new MgieError(
-        'MGIE_ERR_BUNDLE_MODEL_IO',
-        `${label}: onnxruntime could not load the model (${firstLine(cause)}). Re-export the bundle, or check the execution provider "${options.executionProvider ?? 'cpu'}" is available.`,
-        { cause },
-      );
+      const provider = options.executionProvider ?? 'cpu';
+      // The CPU provider loads every valid ONNX file, so a failure there is the file's; on a GPU
+      // provider the same file may fail for the provider's reasons (an operator, memory, a driver).
+      if (provider !== 'cpu') {
+        throw new MgieError('MGIE_ERR_PROVIDER_UNAVAILABLE', `${label}: the ${provider} provider could not load it: ${diagnoseProviderFailure(provider, { message: firstLine(cause) })}`, { cause });
+      }
+      throw new MgieError('MGIE_ERR_BUNDLE_MODEL_IO', `${label}: onnxruntime could not load the model (${firstLine(cause)}). The file is damaged or not from the exporter: re-export the bundle.`, { cause });
     }
     return new ModelSession(label, session, specsOf(session.inputMetadata), specsOf(session.outputMetadata));
   }

@@ -69,7 +69,14 @@ export interface JobParameters {
 /** GET /v1/info (token required): what the plugin's "test connection" shows and checks. */
 export interface ServerInfo {
   server: { name: string; version: string; protocol: number; onnxruntime: string; node: string };
-  model: { name: string; description?: string; provider: string; defaults: Omit<JobParameters, 'seed' | 'scheduler'> } | null;
+  model: {
+    name: string;
+    description?: string;
+    provider: string;
+    /** How the provider was chosen (`auto` or a named one) and why each other GPU provider was not. */
+    providers: { requested: string; chosen: string; notChosen: Array<{ name: string; reason: string }> };
+    defaults: Omit<JobParameters, 'seed' | 'scheduler'>;
+  } | null;
   ready: boolean;
   limits: ServerLimits;
   queue: { waiting: number; running: number; connections: number };

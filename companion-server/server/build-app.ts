@@ -109,7 +109,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   app.get('/readyz', async (_request, reply) => (service && !closing ? { ready: true, model: pipelineRef?.manifest.name } : reply.code(503).send({ ready: false })));
   app.get('/v1/info', async () => ({
     server: { name: SERVER_NAME, version: SERVER_VERSION, protocol: PROTOCOL_VERSION, onnxruntime: onnxRuntimeVersion, node: process.version },
-    model: pipelineRef ? { name: pipelineRef.manifest.name, description: pipelineRef.manifest.description, provider: pipelineRef.bundle.executionProvider, defaults: pipelineRef.manifest.diffusion.defaults } : null,
+    model: pipelineRef ? { name: pipelineRef.manifest.name, description: pipelineRef.manifest.description, provider: pipelineRef.bundle.executionProvider, providers: pipelineRef.bundle.providers, defaults: pipelineRef.manifest.diffusion.defaults } : null,
     ready: service !== null,
     limits: limits(),
     queue: { waiting: service?.waiting ?? 0, running: service?.running ?? 0, connections: hub.connectionCount },

@@ -120,7 +120,10 @@ test('a missing or wrong token, a foreign Host and a foreign Origin are refused;
   assert.equal((await fetch(`${httpUrl}/v1/info`)).status, 401);
   const info = await fetch(`${httpUrl}/v1/info`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
   assert.equal(info.status, 200);
-  assert.equal((await info.json()).model.name, 'mgie-tiny');
+  const { model } = await info.json();
+  assert.equal(model.name, 'mgie-tiny');
+  // how the provider was chosen travels with it (the test server loads on the CPU, as asked)
+  assert.deepEqual({ provider: model.provider, providers: model.providers }, { provider: 'cpu', providers: { requested: 'cpu', chosen: 'cpu', notChosen: [] } });
   assert.equal((await fetch(`${httpUrl}/healthz`)).status, 200);
   const body = await (await fetch(`${httpUrl}/v1/info`, { headers: { authorization: 'Bearer nope' } })).json();
   assert.equal(body.code, 'MGIE_ERR_UNAUTHORIZED');

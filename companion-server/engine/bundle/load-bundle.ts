@@ -4,8 +4,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MgieError } from '../errors.ts';
+import { isMgieError, MgieError } from '../errors.ts';
 import { type ExecutionOptions, ModelSession } from '../onnx-runtime.ts';
+import { chooseExecutionProviderAsync, type ProviderNotChosen } from '../providers/choose-execution-provider-async.ts';
+import type { ProviderProbe } from '../providers/probe-providers-async.ts';
+import type { ConcreteProvider } from '../providers/provider-names.ts';
 import { createScheduler } from '../schedulers/scheduler.ts';
 import { MgieTokenizer } from '../tokenizer.ts';
 import { type BundleManifest, MANIFEST_FILE, MODEL_KEYS, type ModelKey, parseBundleManifest } from './bundle-manifest.ts';
@@ -14,6 +17,8 @@ import { checkModelContract, modelContracts } from './model-contracts.ts';
 export interface LoadBundleOptions extends ExecutionOptions {
   /** Hash every file listed in the manifest's sha256 (default true; takes seconds on a 7B bundle). */
   verifyChecksums?: boolean;
+  /** Which providers run here; default: probe this machine once (tests pass their own). */
+  probeProviders?: () => Promise<ProviderProbe[]>;
 }
 
 export interface TokenIds {
@@ -33,7 +38,10 @@ export interface LoadedBundle {
   tokenIds: TokenIds;
   /** Bytes of all files in the bundle folder (weights dominate). */
   totalBytes: number;
-  executionProvider: string;
+  /** The provider the sessions run on (`auto` resolved). */
+  executionProvider: ConcreteProvider;
+  /** What was asked for, what runs, and why each other GPU provider does not: for the banner and /v1/info. */
+  providers: { requested: string; chosen: ConcreteProvider; notChosen: ProviderNotChosen[] };
   loadMilliseconds: number;
   releaseAsync(): Promise<void>;
 }
@@ -61,7 +69,43 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
   // 3. the tokenizer, holding every token the manifest names
   const { tokenizer, tokenIds } = await loadManifestTokenizerAsync(dir, manifest);
 
-  // 4. one session per model, each checked against its contract
+  // 4. one session per model, each checked against its contract, on the first provider that runs them
+  const choice = await chooseExecutionProviderAsync(options.executionProvider ?? 'cpu', options.probeProviders);
+  const notChosen = [...choice.notChosen];
+  let loaded: { provider: ConcreteProvider; sessions: Record<ModelKey, ModelSession> } | undefined;
+  for (const [index, provider] of choice.candidates.entries()) {
+    try {
+      loaded = { provider, sessions: await createSessionsAsync(dir, manifest, { ...options, executionProvider: provider }) };
+      break;
+    } catch (error) {
+      // `auto` moves on when a GPU provider starts but cannot run this bundle (an operator it lacks,
+      // too little GPU memory); a defect of the bundle itself fails on every provider, so it stops here.
+      const last = index === choice.candidates.length - 1;
+      if (last || !isMgieError(error, 'MGIE_ERR_PROVIDER_UNAVAILABLE')) throw error;
+      notChosen.push({ name: provider, reason: `could not run this bundle (${error.message})` });
+    }
+  }
+  const { provider, sessions } = loaded!;
+  const ranked = choice.candidates.slice(choice.candidates.indexOf(provider) + 1).filter((p) => p !== 'cpu');
+  for (const name of ranked) notChosen.push({ name, reason: `runs here, but ${provider} comes first` });
+
+  return {
+    directory: dir,
+    manifest,
+    sessions,
+    tokenizer,
+    tokenIds,
+    totalBytes: await folderBytesAsync(dir),
+    executionProvider: provider,
+    providers: { requested: choice.requested, chosen: provider, notChosen },
+    loadMilliseconds: performance.now() - started,
+    async releaseAsync() {
+      await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
+    },
+  };
+}
+
+async function createSessionsAsync(dir: string, manifest: BundleManifest, options: ExecutionOptions): Promise<Record<ModelKey, ModelSession>> {
   const contracts = modelContracts(manifest);
   const sessions = {} as Record<ModelKey, ModelSession>;
   try {
@@ -75,20 +119,7 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
     await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
     throw error;
   }
-
-  return {
-    directory: dir,
-    manifest,
-    sessions,
-    tokenizer,
-    tokenIds,
-    totalBytes: await folderBytesAsync(dir),
-    executionProvider: options.executionProvider ?? 'cpu',
-    loadMilliseconds: performance.now() - started,
-    async releaseAsync() {
-      await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
-    },
-  };
+  return sessions;
 }
 
 /**

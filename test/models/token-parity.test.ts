@@ -19,11 +19,12 @@ interface TokenParity {
 
 function bundlesWithParityFile(): string[] {
   const candidates = existsSync(bundlesDir) ? readdirSync(bundlesDir).map((name) => path.join(bundlesDir, name)) : [];
-  if (process.env.MGIE_BUNDLE_DIR) candidates.push(path.resolve(process.env.MGIE_BUNDLE_DIR));
-  return [...new Set(candidates)].filter((dir) => existsSync(path.join(dir, PARITY_FILE)));
+  return candidates.filter((dir) => existsSync(path.join(dir, PARITY_FILE)));
 }
 
-const bundles = bundlesWithParityFile();
+// A bundle named on purpose is checked or the run fails: a typo in the path must not pass as a skip.
+const requested = process.env.MGIE_BUNDLE_DIR ? path.resolve(process.env.MGIE_BUNDLE_DIR) : undefined;
+const bundles = [...new Set([...bundlesWithParityFile(), ...(requested ? [requested] : [])])];
 
 if (bundles.length === 0) {
   test('token parity with the Python tokenizer', { skip: `no bundle has ${PARITY_FILE} (the exporter writes one: models/README.md)` }, () => {});
@@ -31,6 +32,8 @@ if (bundles.length === 0) {
 
 for (const dir of bundles) {
   test(`token parity: ${path.basename(dir)} tokenizes every reference prompt as its Python tokenizer did`, async () => {
+    assert.ok(existsSync(dir), `MGIE_BUNDLE_DIR=${dir} does not exist: point it at a bundle folder the exporter wrote`);
+    assert.ok(existsSync(path.join(dir, PARITY_FILE)), `${dir} has no ${PARITY_FILE}: export the bundle again with the exporter (models/README.md), which writes it`);
     const parity = JSON.parse(await readFile(path.join(dir, PARITY_FILE), 'utf8')) as TokenParity;
     assert.ok(parity.cases.length > 0, `${PARITY_FILE} has no cases`);
     const { manifest, tokenizer, tokenIds } = await loadBundleTokenizerAsync(dir);

@@ -33,6 +33,8 @@ export interface BundleManifest {
   };
   /** Optional: the tokenizer config next to tokenizer.json (default tokenizer_config.json). */
   tokenizerConfig?: string;
+  /** Optional: how the bundle was made; `precision` is what the exporter converted the weights to. */
+  export?: { precision?: string };
 }
 
 type Json = Record<string, unknown>;

@@ -137,7 +137,7 @@ async function loadManifestTokenizerAsync(dir: string, manifest: BundleManifest)
   return { tokenizer, tokenIds: resolveTokenIds(manifest, tokenizer, manifest.files.tokenizer) };
 }
 
-async function readManifestAsync(dir: string): Promise<BundleManifest> {
+export async function readManifestAsync(dir: string): Promise<BundleManifest> {
   const manifestPath = path.join(dir, MANIFEST_FILE);
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) {
@@ -158,7 +158,7 @@ async function readManifestAsync(dir: string): Promise<BundleManifest> {
   return parseBundleManifest(raw, manifestPath);
 }
 
-async function requireFileAsync(dir: string, file: string): Promise<void> {
+export async function requireFileAsync(dir: string, file: string): Promise<void> {
   const resolved = path.resolve(dir, file);
   if (path.dirname(resolved) !== dir && !resolved.startsWith(dir + path.sep)) {
     throw new MgieError('MGIE_ERR_BUNDLE_MANIFEST', `${path.join(dir, MANIFEST_FILE)}: file "${file}" points outside the bundle folder.`);
@@ -169,7 +169,7 @@ async function requireFileAsync(dir: string, file: string): Promise<void> {
   }
 }
 
-async function verifyChecksumAsync(dir: string, file: string, expected: string): Promise<void> {
+export async function verifyChecksumAsync(dir: string, file: string, expected: string): Promise<void> {
   await requireFileAsync(dir, file);
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path.join(dir, file), { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
@@ -221,7 +221,7 @@ function resolveTokenIds(manifest: BundleManifest, tokenizer: MgieTokenizer, tok
   };
 }
 
-async function folderBytesAsync(dir: string): Promise<number> {
+export async function folderBytesAsync(dir: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.isFile()) total += (await stat(path.join(dir, entry.name))).size;

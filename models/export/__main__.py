@@ -11,16 +11,29 @@ and fails when they differ (needs Node and this repository's node_modules).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .export_bundle import EXTERNAL_DATA_THRESHOLD, export_bundle
-from .torch_models import MgieTorchModels
+# Only the standard library up to here, so that --help and argument errors work before the heavy packages
+# are installed; torch, transformers, diffusers and onnx are imported when a step needs them.
+from .constants import EXTERNAL_DATA_THRESHOLD
+
+if TYPE_CHECKING:
+    from .torch_models import MgieTorchModels
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_TOKENIZER = REPO / ".bundles" / "mgie-tiny"
+REQUIREMENTS = "models/export/requirements.txt"
+#: import name -> the requirement in requirements.txt that provides it
+PACKAGES = {"torch": "torch", "transformers": "transformers", "diffusers": "diffusers", "onnx": "onnx",
+            "safetensors": "safetensors", "sentencepiece": "sentencepiece", "numpy": "numpy", "PIL": "pillow",
+            "google": "protobuf", "huggingface_hub": "huggingface-hub", "accelerate": "accelerate",
+            "tokenizers": "tokenizers", "onnxruntime": "onnxruntime"}
 log = logging.getLogger("models.export")
 
 
@@ -77,9 +90,58 @@ def folder_megabytes(folder: Path) -> float:
     return sum(path.stat().st_size for path in folder.iterdir() if path.is_file()) / 1e6
 
 
+def needed_modules(args: argparse.Namespace) -> list[str]:
+    """The packages this run imports: every export needs the first four."""
+    modules = ["torch", "transformers", "diffusers", "onnx"]
+    if not args.tiny:
+        modules += ["safetensors", "sentencepiece"]  # checkpoint files, LLaVA's tokenizer.model
+    if args.verify:
+        modules += ["numpy"]
+    return modules
+
+
+def install_hint(packages: list[str]) -> str:
+    names = ", ".join(packages)
+    return (f"python -m models.export: missing Python package{'s' if len(packages) > 1 else ''}: {names}. "
+            f"Install the exporter's packages (Python 3.10 or newer, preferably in a virtual environment) with:\n"
+            f"  pip install -r {REQUIREMENTS}")
+
+
+def preflight(args: argparse.Namespace) -> str | None:
+    """What is missing before anything slow starts (packages, the tiny tokenizer, Node for --verify), or None."""
+    missing = [PACKAGES[name] for name in needed_modules(args) if importlib.util.find_spec(name) is None]
+    if missing:
+        return install_hint(missing)
+    if args.tiny and not (args.tokenizer / "tokenizer.json").is_file():
+        return (f"python -m models.export: --tiny uses the tokenizer in {args.tokenizer}, which has no tokenizer.json. "
+                "Generate the tiny bundle first with: npm install && npm run tiny-bundle (or pass --tokenizer DIR).")
+    if args.verify and shutil.which("npx") is None:
+        return ("python -m models.export: --verify runs the bundle through the runtime with Node (npx tsx), and npx "
+                "is not on PATH. Install Node 22 or newer and run npm install in this repository, or leave out --verify.")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     args = parse_args(argv)
+    problem = preflight(args)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    try:
+        return run(args)
+    except ModuleNotFoundError as error:
+        # a package that imports but lacks one of its own dependencies, or one not in needed_modules
+        top = (error.name or "").split(".")[0]
+        if top in ("", "models"):  # not a third-party package: a real bug, keep the traceback
+            raise
+        print(install_hint([PACKAGES.get(top, top)]), file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from .export_bundle import export_bundle
+
     started = time.perf_counter()
     models = load_models(args)
     log.info("models ready in %.1f s; exporting to %s%s", time.perf_counter() - started, args.out, " (float16)" if args.fp16 else "")

@@ -25,14 +25,12 @@ import torch
 from torch import nn
 from transformers.cache_utils import DynamicCache
 
+from .constants import EXTERNAL_DATA_THRESHOLD
 from .torch_models import MgieTorchModels
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
-#: Protobuf cannot serialise a message over 2 GiB; above this many bytes of weights a model keeps
-#: them in one external data file next to it (<file>.data).
-EXTERNAL_DATA_THRESHOLD = 1_800_000_000
 MANIFEST_FILE = "mgie-bundle.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 #: manifest key -> file name, in the order the runtime loads them

@@ -1,0 +1,100 @@
+// `python -m models.export` before the heavy packages are installed: --help and argument errors need only
+// the standard library, and a missing package says which one and how to install it. This machine's python3
+// has no torch, which is exactly the case; the tests that need "no packages" run python with -S (no
+// site-packages) so they hold on a machine that has them too.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const python = process.env.PYTHON ?? 'python3';
+const noPython = (() => {
+  try {
+    execFileSync(python, ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return true;
+  }
+})();
+const skip = noPython ? `${python} is not installed` : false;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'mgie-export-cli-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+function exporter(args: string[], options: { pythonFlags?: string[]; pythonPath?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, PYTHONPATH: options.pythonPath ?? '', PYTHONDONTWRITEBYTECODE: '1' };
+  return new Promise((resolve) => {
+    execFile(python, [...(options.pythonFlags ?? []), '-m', 'models.export', ...args], { cwd: repo, env, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('python3 -m models.export --help works with the standard library alone', { skip }, async () => {
+  // -S: no site-packages, so not even numpy is importable
+  for (const pythonFlags of [[], ['-S']]) {
+    const { code, stdout, stderr } = await exporter(['--help'], { pythonFlags });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^usage: python -m models\.export /);
+    for (const flag of ['--out OUT', '--tiny', '--llava LLAVA', '--mgie MGIE', '--ip2p IP2P', '--clip CLIP', '--fp16', '--verify']) {
+      assert.ok(stdout.includes(flag), `--help lists ${flag}`);
+    }
+    assert.match(stdout, /\(default: 1800\)/, 'the external-data default comes from constants.py, not from export_bundle');
+    assert.equal(stderr, '');
+  }
+});
+
+test('a bad invocation exits 2 with argparse\'s message', { skip }, async () => {
+  const noOut = await exporter(['--tiny']);
+  assert.equal(noOut.code, 2);
+  assert.match(noOut.stderr, /^usage: python -m models\.export /);
+  assert.match(noOut.stderr, /python -m models\.export: error: the following arguments are required: --out/);
+
+  const noCheckpoints = await exporter(['--out', path.join(dir, 'bundle')]);
+  assert.equal(noCheckpoints.code, 2);
+  assert.match(noCheckpoints.stderr, /error: give --llava, --mgie and --ip2p \(or --tiny\)/);
+});
+
+test('missing packages are named, with the command that installs them, before anything runs', { skip }, async () => {
+  const tiny = await exporter(['--tiny', '--out', path.join(dir, 'tiny')], { pythonFlags: ['-S'] });
+  assert.equal(tiny.code, 1);
+  assert.match(tiny.stderr, /missing Python packages: torch, transformers, diffusers, onnx\./);
+  assert.match(tiny.stderr, /pip install -r models\/export\/requirements\.txt/);
+  assert.doesNotMatch(tiny.stderr, /Traceback/);
+
+  const real = await exporter(['--out', path.join(dir, 'real'), '--llava', 'a', '--mgie', 'b', '--ip2p', 'c', '--verify'], { pythonFlags: ['-S'] });
+  assert.equal(real.code, 1);
+  assert.match(real.stderr, /missing Python packages: torch, transformers, diffusers, onnx, safetensors, sentencepiece, numpy\./);
+});
+
+test('a package that imports but lacks one of its own dependencies is named too', { skip }, async () => {
+  // stand-ins that pass the up-front check; the fake transformers imports a module nobody has
+  const fakes = path.join(dir, 'fakes');
+  await mkdir(path.join(fakes, 'torch'), { recursive: true });
+  await writeFile(path.join(fakes, 'torch', '__init__.py'), '');
+  await writeFile(path.join(fakes, 'torch', 'nn.py'), 'class Module:\n    pass\n');
+  for (const name of ['onnx', 'diffusers', 'transformers']) {
+    await mkdir(path.join(fakes, name), { recursive: true });
+    await writeFile(path.join(fakes, name, '__init__.py'), name === 'transformers' ? 'import mgie_test_absent_dependency\n' : '');
+  }
+  const tokenizer = path.join(dir, 'tokenizer');
+  await mkdir(tokenizer, { recursive: true });
+  await writeFile(path.join(tokenizer, 'tokenizer.json'), '{}');
+
+  const run = await exporter(['--tiny', '--tokenizer', tokenizer, '--out', path.join(dir, 'fake')], { pythonFlags: ['-S'], pythonPath: fakes });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /missing Python package: mgie_test_absent_dependency\./);
+  assert.match(run.stderr, /pip install -r models\/export\/requirements\.txt/);
+  assert.doesNotMatch(run.stderr, /Traceback/);
+
+  const noTokenizer = await exporter(['--tiny', '--tokenizer', path.join(dir, 'nowhere'), '--out', path.join(dir, 'fake')], { pythonFlags: ['-S'], pythonPath: fakes });
+  assert.equal(noTokenizer.code, 1);
+  assert.match(noTokenizer.stderr, /has no tokenizer\.json\. Generate the tiny bundle first with: npm install && npm run tiny-bundle/);
+});

@@ -22,7 +22,7 @@ export async function checkImageHeaderAsync(bytes: Uint8Array, limits: ImageLimi
     // Header only: sharp's own pixel limit is off here so that our limits give the message.
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (cause) {
-    throw new MgieError('MGIE_ERR_BAD_IMAGE', `The image could not be read (${shortReason(cause)}). Send a PNG, JPEG, WebP, GIF, TIFF or AVIF file.`, { cause });
+    throw new MgieError('MGIE_ERR_BAD_IMAGE', `The image could not be read (${shortReason(cause)}). Send a PNG, JPEG, WebP, GIF, TIFF, AVIF or SVG file.`, { cause });
   }
   const { width, height } = metadata;
   if (!width || !height) throw new MgieError('MGIE_ERR_BAD_IMAGE', 'The image has zero width or height. Export a frame with a visible size.');

@@ -4,7 +4,7 @@
 // site-packages) so they hold on a machine that has them too.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,4 +97,19 @@ test('a package that imports but lacks one of its own dependencies is named too'
   const noTokenizer = await exporter(['--tiny', '--tokenizer', path.join(dir, 'nowhere'), '--out', path.join(dir, 'fake')], { pythonFlags: ['-S'], pythonPath: fakes });
   assert.equal(noTokenizer.code, 1);
   assert.match(noTokenizer.stderr, /has no tokenizer\.json\. Generate the tiny bundle first with: npm install && npm run tiny-bundle/);
+});
+
+test('every `python -m models.export` command in models/README.md passes argument parsing', { skip }, async () => {
+  const readme = await readFile(path.join(repo, 'models/README.md'), 'utf8');
+  // shell lines with their backslash continuations joined, from the fenced sh blocks
+  const lines = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap(([, block]) => block.replace(/\\\n\s*/g, ' ').split('\n'));
+  const commands = lines.map((line) => line.trim()).filter((line) => line.startsWith('python -m models.export'));
+  assert.ok(commands.length >= 3, `found ${commands.length} commands`);
+  for (const command of commands) {
+    const args = command.replace(/\s+#.*$/, '').split(/\s+/).slice(3);
+    // without site-packages: argparse accepts the flags (exit 0 for --help), then the package check stops it (1)
+    const { code, stderr } = await exporter(args, { pythonFlags: ['-S'] });
+    assert.notEqual(code, 2, `${command}\n${stderr}`);
+    if (!args.includes('--help')) assert.match(stderr, /missing Python packages/, command);
+  }
 });

@@ -41,7 +41,7 @@ export interface LoadedBundle {
 export async function loadBundleAsync(directory: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
   const started = performance.now();
   const dir = path.resolve(directory);
-  const manifest = await readManifestAsync(dir);
+  const manifest = await readBundleManifestAsync(dir);
 
   // 1. every file present, and its checksum where the manifest gives one
   const tokenizerConfigFile = manifest.tokenizerConfig ?? 'tokenizer_config.json';
@@ -97,7 +97,7 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
  */
 export async function loadBundleTokenizerAsync(directory: string): Promise<{ manifest: BundleManifest; tokenizer: MgieTokenizer; tokenIds: TokenIds }> {
   const dir = path.resolve(directory);
-  const manifest = await readManifestAsync(dir);
+  const manifest = await readBundleManifestAsync(dir);
   return { manifest, ...(await loadManifestTokenizerAsync(dir, manifest)) };
 }
 
@@ -106,7 +106,8 @@ async function loadManifestTokenizerAsync(dir: string, manifest: BundleManifest)
   return { tokenizer, tokenIds: resolveTokenIds(manifest, tokenizer, manifest.files.tokenizer) };
 }
 
-async function readManifestAsync(dir: string): Promise<BundleManifest> {
+/** The bundle's manifest alone, checked: what an edit's parameters are resolved against, before any model loads. */
+export async function readBundleManifestAsync(dir: string): Promise<BundleManifest> {
   const manifestPath = path.join(dir, MANIFEST_FILE);
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) {

@@ -1,7 +1,7 @@
 // The `mgie` command as a user runs it: a real process, its stdout, stderr and exit code.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, type TestContext, test } from 'node:test';
@@ -119,10 +119,14 @@ test('an unknown command exits 2', async () => {
   assert.match(stderr, /unknown command "paint"/);
 });
 
-test('mgie serve: ready banner without the token, health answers, SIGTERM shuts down with exit 0', async (t) => {
+test('mgie serve: ready banner without the token, health answers, a loose cache folder tightened, SIGTERM shuts down with exit 0', async (t) => {
   const { spawn } = await import('node:child_process');
   const configDir = path.join(dir, 'config');
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--no-cache'], { env: cleanEnv({ MGIE_CONFIG_DIR: configDir, MGIE_LOG_LEVEL: 'warn' }) });
+  // A result cache an older version made readable by everyone.
+  const cacheDir = path.join(dir, 'cache');
+  await mkdir(cacheDir, { recursive: true });
+  await chmod(cacheDir, 0o755);
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--cache-dir', cacheDir], { env: cleanEnv({ MGIE_CONFIG_DIR: configDir, MGIE_LOG_LEVEL: 'warn' }) });
   t.after(() => child.kill('SIGKILL'));
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -134,6 +138,10 @@ test('mgie serve: ready banner without the token, health answers, SIGTERM shuts 
   assert.ok(!stdout.includes(token), 'the banner names the token file but never prints the token');
   assert.match(stdout, /not meaningful/);
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  if (process.platform !== 'win32') {
+    assert.match(stdout, /warning: {2}The result cache .*cache was readable by other users; it is now 0700/);
+    assert.equal((await stat(cacheDir)).mode & 0o777, 0o700);
+  }
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });

@@ -1,9 +1,8 @@
 // Entry of the `mgie` command: picks the subcommand, turns errors into one line and an exit code.
-import { EDIT_USAGE, parseEditOptions, UsageError } from './parse-edit-options.ts';
+import { HelpRequested, UsageError } from './cli-errors.ts';
+import { EDIT_USAGE, parseEditOptions } from './parse-edit-options.ts';
 import { reportCliError } from './report-cli-error.ts';
-import { runEditCommandAsync } from './run-edit-command.ts';
 import { parseServeOptions, SERVE_USAGE } from './parse-serve-options.ts';
-import { runServeCommandAsync } from './run-serve-command.ts';
 
 const USAGE = `mgie: instruction-based image editing with MGIE.
 
@@ -17,12 +16,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
+  // Each command's code is imported when chosen: `mgie edit` need not load the server (fastify & co.),
+  // so a mistake on its command line is reported sooner.
   if (command === 'edit') {
-    await runEditCommandAsync(parseEditOptions(rest));
+    const options = parseEditOptions(rest);
+    const { runEditCommandAsync } = await import('./run-edit-command.ts');
+    await runEditCommandAsync(options);
     return 0;
   }
   if (command === 'serve') {
-    await runServeCommandAsync(parseServeOptions(rest));
+    const options = parseServeOptions(rest);
+    const { runServeCommandAsync } = await import('./run-serve-command.ts');
+    await runServeCommandAsync(options);
     return 0;
   }
   throw new UsageError(`unknown command "${command}".\n${USAGE}`);
@@ -31,5 +36,8 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  process.exitCode = reportCliError(error);
+  if (error instanceof HelpRequested) {
+    process.stdout.write(`${error.usage}\n`);
+    process.exitCode = 0;
+  } else process.exitCode = reportCliError(error);
 }

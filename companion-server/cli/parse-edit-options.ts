@@ -1,14 +1,18 @@
-// Turns `mgie edit` flags into a typed options object; nothing else.
-import { parseArgs } from 'node:util';
-import type { EditParameterInput } from '../engine/edit-parameters.ts';
+// Turns `mgie edit` flags (and MGIE_BUNDLE) into a typed options object; nothing else.
+import { type EditParameterInput, MAX_SEED } from '../engine/edit-parameters.ts';
 import { SCHEDULER_NAMES, type SchedulerName } from '../engine/schedulers/scheduler.ts';
-
-export class UsageError extends Error {}
+import { UsageError } from './cli-errors.ts';
+import { type OutputFormat, outputFormatOf } from './edit-output.ts';
+import { parseCommandArgs, parseThreads } from './parse-command-args.ts';
 
 export interface EditCommandOptions {
   image: string;
-  instruction: string;
+  /** The instruction itself, or (exactly one of the two) the file it is in; `-` is stdin. */
+  instruction?: string;
+  instructionFile?: string;
   out: string;
+  /** Defaults to the format --out's extension names. */
+  outFormat?: OutputFormat;
   bundle?: string;
   json: boolean;
   parameters: EditParameterInput;
@@ -18,45 +22,50 @@ export interface EditCommandOptions {
   initialNoise?: string;
 }
 
-export const EDIT_USAGE = `Usage: mgie edit --image IN --instruction TEXT --out OUT [--bundle DIR] [--seed N] [--steps N]
-                 [--guidance F] [--image-guidance F] [--size N] [--scheduler ${SCHEDULER_NAMES.join('|')}]
-                 [--provider cpu|cuda|webgpu|coreml] [--threads N] [--initial-noise NOISE.npy] [--json]`;
+export const EDIT_USAGE = `Usage: mgie edit --image IN (--instruction TEXT | --instruction-file FILE) --out OUT.png|.jpg|.webp
+                 [--bundle DIR] [--seed N|-1] [--steps N] [--guidance F] [--image-guidance F] [--size N]
+                 [--scheduler ${SCHEDULER_NAMES.join('|')}] [--provider cpu|cuda|webgpu|coreml] [--threads N]
+                 [--initial-noise NOISE.npy] [--json]
+--instruction-file - reads the instruction from stdin. --seed -1 (the default) draws a random seed.
+Environment: MGIE_BUNDLE (--bundle wins).`;
 
-export function parseEditOptions(args: string[]): EditCommandOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        image: { type: 'string' },
-        instruction: { type: 'string' },
-        out: { type: 'string' },
-        bundle: { type: 'string' },
-        seed: { type: 'string' },
-        steps: { type: 'string' },
-        guidance: { type: 'string' },
-        'image-guidance': { type: 'string' },
-        size: { type: 'string' },
-        scheduler: { type: 'string' },
-        provider: { type: 'string' },
-        threads: { type: 'string' },
-        'initial-noise': { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]}\n${EDIT_USAGE}`);
-  }
-  for (const required of ['image', 'instruction', 'out'] as const) {
+export function parseEditOptions(args: string[], env: NodeJS.ProcessEnv = process.env): EditCommandOptions {
+  const values = parseCommandArgs(
+    args,
+    {
+      image: { type: 'string' },
+      instruction: { type: 'string' },
+      'instruction-file': { type: 'string' },
+      out: { type: 'string' },
+      bundle: { type: 'string' },
+      seed: { type: 'string' },
+      steps: { type: 'string' },
+      guidance: { type: 'string' },
+      'image-guidance': { type: 'string' },
+      size: { type: 'string' },
+      scheduler: { type: 'string' },
+      provider: { type: 'string' },
+      threads: { type: 'string' },
+      'initial-noise': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    EDIT_USAGE,
+  );
+  for (const required of ['image', 'out'] as const) {
     if (!values[required]) throw new UsageError(`--${required} is required.\n${EDIT_USAGE}`);
+  }
+  if (values.instruction !== undefined && values['instruction-file'] !== undefined) {
+    throw new UsageError('Give the instruction once: --instruction TEXT or --instruction-file FILE, not both.');
+  }
+  // An empty --instruction "" is caught with the other instruction checks, which say what to write.
+  if (values.instruction === undefined && !values['instruction-file']) {
+    throw new UsageError(`--instruction or --instruction-file is required.\n${EDIT_USAGE}`);
   }
   if (values.scheduler !== undefined && !SCHEDULER_NAMES.includes(values.scheduler as SchedulerName)) {
     throw new UsageError(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got "${values.scheduler}".`);
   }
   const parameters: EditParameterInput = {
-    seed: wholeNumber(values.seed, '--seed'),
+    seed: seed(values.seed),
     steps: wholeNumber(values.steps, '--steps'),
     guidanceScale: decimal(values.guidance, '--guidance'),
     imageGuidanceScale: decimal(values['image-guidance'], '--image-guidance'),
@@ -65,15 +74,27 @@ export function parseEditOptions(args: string[]): EditCommandOptions {
   };
   return {
     image: values.image!,
-    instruction: values.instruction!,
+    instruction: values.instruction,
+    instructionFile: values['instruction-file'],
     out: values.out!,
-    bundle: values.bundle,
+    outFormat: outputFormatOf(values.out!),
+    bundle: values.bundle ?? (env.MGIE_BUNDLE || undefined),
     json: values.json ?? false,
     parameters: Object.fromEntries(Object.entries(parameters).filter(([, v]) => v !== undefined)),
     executionProvider: values.provider,
-    threads: wholeNumber(values.threads, '--threads'),
+    threads: parseThreads(values.threads),
     initialNoise: values['initial-noise'],
   };
+}
+
+/** -1 draws a random seed, as in AUTOMATIC1111's web UI; so does leaving --seed out. */
+function seed(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '-1') return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value > MAX_SEED) {
+    throw new UsageError(`--seed must be a whole number from 0 to ${MAX_SEED}, or -1 for a random seed, got "${text}".`);
+  }
+  return value;
 }
 
 function wholeNumber(text: string | undefined, flag: string): number | undefined {

@@ -5,10 +5,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import sharp from 'sharp';
 import { MgiePipeline } from '../engine/mgie-pipeline.ts';
-import { buildApp } from '../server/build-app.ts';
+import { buildApp, type MgieApp } from '../server/build-app.ts';
 import { defaultResultCacheDir } from '../server/result-cache.ts';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../server/server-options.ts';
 import { loadOrCreateTokenAsync } from '../server/token-store.ts';
+import { CommandFailure } from './cli-errors.ts';
+import { describeListenError } from './describe-listen-error.ts';
 import type { ServeCommandOptions } from './parse-serve-options.ts';
 import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.ts';
 
@@ -25,9 +27,18 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     allowedOrigins: command.allowedOrigins,
     concurrency: command.concurrency,
     cache: command.cache ? { dir: command.cacheDir ?? defaultResultCacheDir(), maxBytes: CACHE_BYTES } : null,
-    tls: command.tlsCert && command.tlsKey ? { cert: await readFile(command.tlsCert), key: await readFile(command.tlsKey) } : null,
+    tls: command.tlsCert && command.tlsKey ? { cert: await readTlsFileAsync(command.tlsCert, '--tls-cert'), key: await readTlsFileAsync(command.tlsKey, '--tls-key') } : null,
   };
-  const server = buildApp(options, { level: process.env.MGIE_LOG_LEVEL ?? 'info' });
+  let server: MgieApp;
+  try {
+    server = buildApp(options, { level: command.logLevel });
+  } catch (error) {
+    // OpenSSL refuses a file that is not a PEM certificate or key, or a key that is not the certificate's.
+    if (options.tls && /^ERR_OSSL|^ERR_SSL/.test((error as NodeJS.ErrnoException).code ?? '')) {
+      throw new CommandFailure(`--tls-cert ${command.tlsCert} and --tls-key ${command.tlsKey} are not a usable PEM certificate and its key (${(error as Error).message}).`, { cause: error });
+    }
+    throw error;
+  }
   const log = server.app.log;
 
   let shuttingDown = false;
@@ -46,7 +57,13 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-  await server.app.listen({ host: options.host, port: options.port });
+  const cacheWarning = await server.cache?.prepareAsync();
+  try {
+    await server.app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await server.closeAsync().catch(() => {});
+    throw describeListenError(error, options.host, options.port);
+  }
   let pipeline: MgiePipeline;
   let bundleDir: string;
   try {
@@ -71,11 +88,18 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     // The token itself is never printed: this output often ends up in log files.
     token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
     ...(token.warning ? [`  warning:  ${token.warning}`] : []),
+    ...(cacheWarning ? [`  warning:  ${cacheWarning}`] : []),
     ...(options.host === '127.0.0.1' || options.host === 'localhost' ? ['  reachable from this computer only; use --host 0.0.0.0 --allowed-host NAME on a team box'] : []),
     ...(path.basename(bundleDir) === 'mgie-tiny' ? [`  note:     ${TINY_BUNDLE_NOTICE}`] : []),
     '',
   ];
   process.stdout.write(lines.join('\n'));
+}
+
+async function readTlsFileAsync(file: string, flag: string): Promise<Buffer> {
+  return readFile(file).catch((cause: NodeJS.ErrnoException) => {
+    throw new CommandFailure(`Cannot read ${flag} ${file} (${cause.code ?? cause.message}). Check the path; the file must be PEM.`, { cause });
+  });
 }
 
 /** One small edit so the first designer does not pay for lazy initialisation. */

@@ -17,7 +17,7 @@ export interface EditParameters {
 /** What a caller may pass; anything left out takes the bundle's defaults (seed: drawn). */
 export type EditParameterInput = Partial<EditParameters>;
 
-const MAX_SEED = 0xffffffff;
+export const MAX_SEED = 0xffffffff;
 const MAX_GUIDANCE = 100;
 
 /** Fills defaults and checks every parameter, naming the bad one and its allowed range. */

@@ -2,6 +2,7 @@
 // tokens -> edit head -> InstructPix2Pix diffusion -> edited PNG. Sessions live as long as the pipeline.
 import type { BundleManifest } from './bundle/bundle-manifest.ts';
 import { type LoadBundleOptions, type LoadedBundle, loadBundleAsync } from './bundle/load-bundle.ts';
+import { checkInstruction } from './check-instruction.ts';
 import { combineGuidance, GuidanceBatch, isGuidanceActive } from './diffusion/guidance.ts';
 import { type EditParameterInput, type EditParameters, resolveEditParameters } from './edit-parameters.ts';
 import { MgieError, throwIfAborted } from './errors.ts';
@@ -235,12 +236,6 @@ export class MgiePipeline {
 
   /** Checks an instruction (non-empty, within the length limit) and returns it trimmed. */
   checkInstruction(instruction: unknown): string {
-    if (typeof instruction !== 'string' || instruction.trim().length === 0) {
-      throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'The instruction is empty. Describe the edit, for example "make it look like autumn".');
-    }
-    if (instruction.length > this.limits.maxInstructionLength) {
-      throw new MgieError('MGIE_ERR_BAD_PARAMETER', `The instruction is ${instruction.length} characters long; the limit is ${this.limits.maxInstructionLength}. Shorten it.`);
-    }
-    return instruction.trim();
+    return checkInstruction(instruction, this.limits.maxInstructionLength);
   }
 }

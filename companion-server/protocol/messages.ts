@@ -52,6 +52,7 @@ export interface ServerLimits {
   maxImageSide: number;
   maxEditSize: number;
   maxSteps: number;
+  /** In Unicode code points (countCharacters), not UTF-16 units. */
   maxInstructionLength: number;
   maxQueuedPerClient: number;
   maxFrameBytes: number;

@@ -35,6 +35,8 @@ export interface MgieApp {
   attachPipeline(pipeline: MgiePipeline): void;
   readonly service: EditService | null;
   readonly hub: ClientHub;
+  /** The result cache, or null when off (`mgie serve` prepares its folder at start). */
+  readonly cache: ResultCache | null;
   /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
   closeAsync(): Promise<void>;
 }
@@ -250,6 +252,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   return {
     app,
     hub,
+    cache,
     get service() {
       return service;
     },

@@ -1,8 +1,9 @@
 // Finished edits keyed by everything that determines the pixels, so re-running the same edit (undo/redo,
 // a second designer on the team box) answers from disk instead of the GPU. The cache is an optimisation:
 // any failure (full or read-only disk, corrupt files) reads as a miss or a skipped write, never an error.
+// It holds designers' images and instructions, so only the user may read it: folders 0700, files 0600.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import envPaths from 'env-paths';
 
@@ -23,6 +24,8 @@ const KEY = /^[0-9a-f]{64}$/;
 const DEFAULT_MAX_BYTES = 1024 ** 3;
 /** A half entry or temp file younger than this may belong to a write in progress. */
 const IN_PROGRESS_GRACE_MS = 60_000;
+/** POSIX only: Windows has no mode bits to speak of (the folder sits in the user's own profile there). */
+const POSIX = process.platform !== 'win32';
 
 export function defaultResultCacheDir(): string {
   return path.join(envPaths('mgie-for-figma', { suffix: '' }).cache, 'results');
@@ -44,6 +47,31 @@ export class ResultCache {
   constructor(options: { dir?: string; maxBytes?: number } = {}) {
     this.dir = options.dir ?? defaultResultCacheDir();
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  }
+
+  /**
+   * At start: creates the folder (0700), or makes an existing one that other users can read 0700 and its
+   * files 0600 (an older version left them 755/644). Returns a warning when it tightened something.
+   * Never throws: a cache that cannot be prepared just misses.
+   */
+  async prepareAsync(): Promise<string | undefined> {
+    try {
+      const info = await stat(this.dir).catch(() => undefined);
+      if (info === undefined) {
+        await makePrivateDirAsync(this.dir);
+        return undefined;
+      }
+      if (!POSIX || !info.isDirectory() || (info.mode & 0o077) === 0) return undefined;
+      await chmod(this.dir, 0o700);
+      for (const name of await readdir(this.dir)) {
+        const file = path.join(this.dir, name);
+        const fileInfo = await stat(file).catch(() => undefined);
+        if (fileInfo?.isFile() && (fileInfo.mode & 0o077) !== 0) await chmod(file, 0o600).catch(() => {});
+      }
+      return `The result cache ${this.dir} was readable by other users; it is now 0700 and its files 0600.`;
+    } catch {
+      return undefined;
+    }
   }
 
   /** sha256 hex of the edit's inputs. The text part is JSON (unambiguous), then the image bytes. */
@@ -89,7 +117,7 @@ export class ResultCache {
     if (png.length + Buffer.byteLength(json) > this.maxBytes) return false;
     const { png: pngFile, json: jsonFile } = this.files(key);
     try {
-      await mkdir(this.dir, { recursive: true });
+      await makePrivateDirAsync(this.dir);
       // PNG first, JSON last: the JSON half is the commit marker, and each rename is atomic.
       await writeAtomicAsync(pngFile, png);
       await writeAtomicAsync(jsonFile, json);
@@ -147,11 +175,22 @@ export class ResultCache {
 async function writeAtomicAsync(file: string, data: Uint8Array | string): Promise<void> {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, data);
+    // 0600 from the start (umask can only take bits away); the rename keeps the mode.
+    await writeFile(temp, data, { mode: 0o600 });
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => {});
     throw error;
+  }
+}
+
+/** mkdir -p with 0700 on every folder it creates (exactly: mkdir's mode is filtered by umask); existing ones are left alone. */
+async function makePrivateDirAsync(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined || !POSIX) return;
+  for (let folder = path.resolve(dir); ; folder = path.dirname(folder)) {
+    await chmod(folder, 0o700);
+    if (folder === path.resolve(first) || folder === path.dirname(folder)) break;
   }
 }
 

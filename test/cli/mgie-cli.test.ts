@@ -1,16 +1,14 @@
 // The `mgie` command as a user runs it: a real process, its stdout, stderr and exit code.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, test } from 'node:test';
+import { after, before, type TestContext, test } from 'node:test';
 import sharp from 'sharp';
+import { cleanEnv, MGIE_BIN as bin, type MgieRun, runMgieAsync } from '../helpers/run-mgie.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
-import { tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
-
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../companion-server/cli/mgie.js');
+import { copyTinyBundleAsync, tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
 let dir: string;
 let input: string;
 
@@ -22,12 +20,8 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-function mgie(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function mgie(...args: string[]): Promise<MgieRun> {
+  return runMgieAsync(args);
 }
 
 test('mgie edit --json prints one JSON object and writes the PNG at the input size', async () => {
@@ -95,7 +89,7 @@ test('without --bundle it says the tiny bundle edits are not meaningful', async 
 test('a missing flag exits 2 with the usage', async () => {
   const { code, stderr } = await mgie('edit', '--image', input, '--out', path.join(dir, 'x.png'));
   assert.equal(code, 2);
-  assert.match(stderr, /--instruction is required/);
+  assert.match(stderr, /--instruction or --instruction-file is required/);
   assert.match(stderr, /Usage: mgie edit/);
 });
 
@@ -125,10 +119,14 @@ test('an unknown command exits 2', async () => {
   assert.match(stderr, /unknown command "paint"/);
 });
 
-test('mgie serve: ready banner without the token, health answers, SIGTERM shuts down with exit 0', async (t) => {
+test('mgie serve: ready banner without the token, health answers, a loose cache folder tightened, SIGTERM shuts down with exit 0', async (t) => {
   const { spawn } = await import('node:child_process');
   const configDir = path.join(dir, 'config');
-  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--no-cache'], { env: { ...process.env, MGIE_CONFIG_DIR: configDir, MGIE_LOG_LEVEL: 'warn' } });
+  // A result cache an older version made readable by everyone.
+  const cacheDir = path.join(dir, 'cache');
+  await mkdir(cacheDir, { recursive: true });
+  await chmod(cacheDir, 0o755);
+  const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--cache-dir', cacheDir], { env: cleanEnv({ MGIE_CONFIG_DIR: configDir, MGIE_LOG_LEVEL: 'warn' }) });
   t.after(() => child.kill('SIGKILL'));
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -140,14 +138,162 @@ test('mgie serve: ready banner without the token, health answers, SIGTERM shuts 
   assert.ok(!stdout.includes(token), 'the banner names the token file but never prints the token');
   assert.match(stdout, /not meaningful/);
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  if (process.platform !== 'win32') {
+    assert.match(stdout, /warning: {2}The result cache .*cache was readable by other users; it is now 0700/);
+    assert.equal((await stat(cacheDir)).mode & 0o777, 0o700);
+  }
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
 });
 
 test('mgie serve with a short token exits 1 with one line', async () => {
   const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(process.execPath, [bin, 'serve', '--port', '0', '--token', 'short'], { timeout: 30_000 }, (error, _out, err) => resolve({ code: (error as { code?: number })?.code ?? 0, stderr: err }));
+    execFile(process.execPath, [bin, 'serve', '--port', '0', '--token', 'short'], { timeout: 30_000, env: cleanEnv() }, (error, _out, err) => resolve({ code: (error as { code?: number })?.code ?? 0, stderr: err }));
   });
   assert.equal(code, 1);
   assert.match(stderr, /^mgie: The given token .* is too short: use at least 16 characters \[MGIE_ERR_BAD_PARAMETER\]\n$/);
+});
+
+// ---- the first hour: mistakes are reported at once, plainly, and never cost a run ----------------
+
+const quickEdit = ['--steps', '1', '--size', '64'];
+
+/** A copy of the tiny bundle whose UNet is damaged: loading it fails, so an error about anything else proves nothing was loaded. */
+async function damagedBundleAsync(t: TestContext): Promise<string> {
+  const bundle = await copyTinyBundleAsync(t);
+  await writeFile(path.join(bundle, 'unet.onnx'), 'not a model');
+  return bundle;
+}
+
+test('--help and -h print the command usage on stdout and exit 0', async () => {
+  for (const [command, usage] of [['edit', /^Usage: mgie edit/], ['serve', /^Usage: mgie serve/]] as const) {
+    for (const flag of ['--help', '-h']) {
+      const { code, stdout, stderr } = await mgie(command, flag);
+      assert.equal(code, 0, `${command} ${flag}: ${stderr}`);
+      assert.match(stdout, usage);
+      assert.equal(stderr, '');
+    }
+  }
+  const withOthers = await mgie('edit', '--image', input, '--help');
+  assert.equal(withOthers.code, 0, withOthers.stderr);
+});
+
+test('--threads is bounded (1 to 1024) for edit and serve alike', async () => {
+  for (const command of ['edit', 'serve']) {
+    for (const threads of ['0', '99999', 'many']) {
+      const { code, stderr } = await mgie(command, '--threads', threads, ...(command === 'edit' ? ['--image', input, '--instruction', 'x', '--out', path.join(dir, 'x.png')] : ['--port', '0', '--no-cache']));
+      assert.equal(code, 2, `${command} --threads ${threads}: ${stderr}`);
+      assert.match(stderr, new RegExp(`--threads must be a whole number from 1 to 1024, got "${threads}"`));
+    }
+  }
+});
+
+test('--seed -1 and --seed=-1 draw a random seed; other negative seeds are a range error', async () => {
+  for (const seed of [['--seed', '-1'], ['--seed=-1']]) {
+    const { code, stdout, stderr } = await mgie('edit', '--image', input, '--instruction', 'add snow', '--out', path.join(dir, 'seed.png'), ...quickEdit, ...seed, '--json', '--bundle', await tinyBundleDirAsync());
+    assert.equal(code, 0, stderr);
+    const drawn = JSON.parse(stdout).seed;
+    assert.ok(Number.isInteger(drawn) && drawn >= 0, `drew ${drawn}`);
+  }
+  for (const seed of [['--seed', '-5'], ['--seed=-2']]) {
+    const { code, stderr } = await mgie('edit', '--image', input, '--instruction', 'x', '--out', path.join(dir, 'x.png'), ...seed);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--seed must be a whole number from 0 to 4294967295, or -1 for a random seed, got "-[52]"/);
+  }
+});
+
+test('inputs are checked before the bundle loads: instruction, parameters, image, output', async (t) => {
+  const bundle = await damagedBundleAsync(t);
+  const out = path.join(dir, 'checked.png');
+  const base = ['edit', '--bundle', bundle, ...quickEdit];
+  // The control: with good inputs this bundle is loaded, and fails.
+  const loaded = await mgie(...base, '--image', input, '--instruction', 'x', '--out', out);
+  assert.equal(loaded.code, 1);
+  assert.match(loaded.stderr, /unet\.onnx does not match its sha256/);
+
+  const longFile = path.join(dir, 'long.txt');
+  await writeFile(longFile, 'a'.repeat(50_000));
+  const cases: [string[], RegExp][] = [
+    // 50,000 characters on the command line made onnxruntime's session creation crash (exit 139).
+    [['--image', input, '--out', out, '--instruction', 'a'.repeat(50_000)], /The instruction is 50000 characters long; the limit is 1000\. Shorten it\./],
+    [['--image', input, '--out', out, '--instruction-file', longFile], /The instruction is 50000 characters long/],
+    [['--image', input, '--out', out, '--instruction', '   '], /The instruction is empty/],
+    [['--image', input, '--out', out, '--instruction', 'x', '--size', '100'], /size must be a multiple of 64 from 64 to 1024, got 100/],
+    [['--image', path.join(dir, 'nope.png'), '--out', out, '--instruction', 'x'], /Cannot read the image .*nope\.png \(ENOENT\)/],
+    [['--image', longFile, '--out', out, '--instruction', 'x'], /The image could not be read/],
+    [['--image', input, '--out', path.join(dir, 'no-such-folder', 'out.png'), '--instruction', 'x'], /Cannot write .*out\.png: the folder .*no-such-folder does not exist\. Create it, or choose another --out\./],
+    [['--image', input, '--out', path.join(input, 'out.png'), '--instruction', 'x'], /in\.png is a file, not a folder/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await mgie(...base, ...args);
+    assert.equal(code, 1, `${args.join(' ').slice(0, 120)}: ${stderr}`);
+    assert.match(stderr, message);
+    assert.doesNotMatch(stderr, /sha256/, 'nothing was loaded');
+  }
+});
+
+test('--instruction-file reads UTF-8 from a file or stdin (-); the limit counts characters, not UTF-16 units', async () => {
+  const file = path.join(dir, 'emoji.txt');
+  // 600 emoji: 1200 UTF-16 units, 600 characters (the limit is 1000).
+  await writeFile(file, `\uFEFF${'🍂'.repeat(600)}\n`);
+  const fromFile = await mgie('edit', '--image', input, '--instruction-file', file, '--out', path.join(dir, 'emoji.png'), ...quickEdit, '--json');
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  const fromStdin = await runMgieAsync(['edit', '--image', input, '--instruction-file', '-', '--out', path.join(dir, 'stdin.png'), ...quickEdit, '--json'], { stdin: 'make it look like autumn\n' });
+  assert.equal(fromStdin.code, 0, fromStdin.stderr);
+  assert.equal(JSON.parse(fromStdin.stdout).out, path.join(dir, 'stdin.png'));
+
+  await writeFile(file, '🍂'.repeat(1001));
+  const tooLong = await mgie('edit', '--image', input, '--instruction-file', file, '--out', path.join(dir, 'x.png'));
+  assert.match(tooLong.stderr, /The instruction is 1001 characters long; the limit is 1000/);
+  const emptyStdin = await runMgieAsync(['edit', '--image', input, '--instruction-file', '-', '--out', path.join(dir, 'x.png')], { stdin: '' });
+  assert.match(emptyStdin.stderr, /The instruction is empty/);
+  await writeFile(file, Buffer.from([0x6d, 0x61, 0x6b, 0xe9, 0x20])); // Latin-1, not UTF-8
+  const latin1 = await mgie('edit', '--image', input, '--instruction-file', file, '--out', path.join(dir, 'x.png'));
+  assert.equal(latin1.code, 1);
+  assert.match(latin1.stderr, /emoji\.txt is not UTF-8 text\. Save it as UTF-8\./);
+  const missing = await mgie('edit', '--image', input, '--instruction-file', path.join(dir, 'none.txt'), '--out', path.join(dir, 'x.png'));
+  assert.match(missing.stderr, /Cannot read the instruction file .*none\.txt \(ENOENT\)/);
+  const both = await mgie('edit', '--image', input, '--instruction', 'x', '--instruction-file', file, '--out', path.join(dir, 'x.png'));
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /not both/);
+});
+
+test('--out writes the format its extension asks for; PNG and WebP keep transparency, JPEG is flattened', async () => {
+  const transparent = path.join(dir, 'transparent.png');
+  await writeFile(transparent, await samplePhotoAsync(96, 64, { alpha: true }));
+  const magic: Record<string, (bytes: Buffer) => boolean> = {
+    png: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+    jpg: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
+    JPEG: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
+    webp: (b) => b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP',
+  };
+  for (const [extension, isFormat] of Object.entries(magic)) {
+    const out = path.join(dir, `night.${extension}`);
+    const { code, stderr } = await mgie('edit', '--image', transparent, '--instruction', 'turn the day into night', '--out', out, ...quickEdit);
+    assert.equal(code, 0, stderr);
+    const bytes = await readFile(out);
+    assert.ok(isFormat(bytes), `${extension}: starts with ${bytes.subarray(0, 12).toString('hex')}`);
+    const meta = await sharp(bytes).metadata();
+    assert.deepEqual([meta.width, meta.height], [96, 64]);
+    assert.equal(meta.hasAlpha, !/jpe?g/i.test(extension), `${extension} alpha`);
+  }
+  const gif = await mgie('edit', '--image', input, '--instruction', 'x', '--out', path.join(dir, 'night.gif'));
+  assert.equal(gif.code, 2);
+  assert.match(gif.stderr, /mgie does not write "\.gif" files; end it in one of \.png, \.jpg, \.jpeg, \.webp\./);
+  const folder = path.join(dir, 'folder.png');
+  await mkdir(folder, { recursive: true });
+  const intoFolder = await mgie('edit', '--image', input, '--instruction', 'x', '--out', folder);
+  assert.equal(intoFolder.code, 1);
+  assert.match(intoFolder.stderr, /--out .*folder\.png is a folder; give a file name/);
+});
+
+test('MGIE_BUNDLE names the bundle for mgie edit; --bundle wins over it', async () => {
+  const missing = path.join(dir, 'env-bundle');
+  const args = ['edit', '--image', input, '--instruction', 'add fog', '--out', path.join(dir, 'env.png'), ...quickEdit];
+  const fromEnv = await runMgieAsync(args, { env: cleanEnv({ MGIE_BUNDLE: missing }) });
+  assert.equal(fromEnv.code, 1);
+  assert.match(fromEnv.stderr, /No bundle folder at .*env-bundle/);
+  const flagWins = await runMgieAsync([...args, '--bundle', await tinyBundleDirAsync()], { env: cleanEnv({ MGIE_BUNDLE: missing }) });
+  assert.equal(flagWins.code, 0, flagWins.stderr);
+  assert.doesNotMatch(flagWins.stderr, /not meaningful/, 'a named bundle gets no tiny-bundle notice');
 });

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { type EditProgress, MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
 import { SeededRandom } from '../../companion-server/engine/random.ts';
+import { countCharacters } from '../../companion-server/protocol/count-characters.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
 import { tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
 
@@ -153,4 +154,12 @@ test('empty, over-long and special-token instructions are refused', async () => 
   await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'a'.repeat(1001) }), /limit is 1000/);
   await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'make it [IMG0] red' }), /reserved token "\[IMG0\]"/);
   await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'x <im_patch>' }), /reserved token "<im_patch>"/);
+});
+
+test('the instruction limit counts characters as a person does (code points), not UTF-16 units', () => {
+  // 🍂 is two UTF-16 units: 600 of them were "1200 characters" and refused.
+  assert.equal(pipeline.checkInstruction('🍂'.repeat(600)), '🍂'.repeat(600));
+  assert.equal(pipeline.checkInstruction('é'.repeat(1000)), 'é'.repeat(1000));
+  assert.throws(() => pipeline.checkInstruction('🍂'.repeat(1001)), /The instruction is 1001 characters long; the limit is 1000/);
+  assert.equal(countCharacters('a🍂👍🏽'), 4, 'a skin-tone emoji is two code points');
 });

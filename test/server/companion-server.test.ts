@@ -262,6 +262,23 @@ test('POST /v1/edits: PNG in, PNG out with the expressive instruction and seed i
   assert.equal(noToken.status, 401);
 });
 
+test('the pre-queue instruction check counts characters (code points), not UTF-16 units', async (t) => {
+  const { httpUrl } = await startTestServerAsync(t);
+  const image = new Uint8Array(await photoAsync());
+  const post = (instruction: string) =>
+    fetch(`${httpUrl}/v1/edits?instruction=${encodeURIComponent(instruction)}&seed=1&steps=1&size=64`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' },
+      body: image,
+    });
+  // 1000 emoji: 2000 UTF-16 units, 1000 characters, within the limit.
+  const accepted = await post('🍂'.repeat(1000));
+  assert.equal(accepted.status, 200, await accepted.clone().text());
+  const refused = await post('🍂'.repeat(1001));
+  assert.equal(refused.status, 400);
+  assert.match((await refused.json()).message, /The instruction is 1001 characters long; the limit is 1000/);
+});
+
 test('metrics: queue depth, wait and run durations, jobs by outcome, model load time', async (t) => {
   const { httpUrl, wsUrl } = await startTestServerAsync(t);
   const client = await TestClient.connectAsync(t, wsUrl);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ResultCache } from '../../companion-server/server/result-cache.ts';
@@ -92,3 +92,50 @@ test('an unwritable cache folder never throws: set returns false, get misses', (
     assert.equal(await cache.setAsync(key, Buffer.from('png-bytes'), {}), false);
     assert.equal(await cache.getAsync(key), undefined);
   }));
+
+const posix = process.platform !== 'win32';
+const modeOf = async (file: string) => (await stat(file)).mode & 0o777;
+
+/** Runs with the common umask 022, under which plain mkdir/writeFile give 755/644. */
+async function withUmaskAsync(run: () => Promise<void>): Promise<void> {
+  const saved = process.umask(0o022);
+  try {
+    await run();
+  } finally {
+    process.umask(saved);
+  }
+}
+
+test('the cache holds designers\' images and instructions: folders it creates are 0700, its files 0600', { skip: !posix }, () =>
+  withDirAsync((dir) =>
+    withUmaskAsync(async () => {
+      const cache = new ResultCache({ dir: path.join(dir, 'mgie-for-figma', 'results'), maxBytes: 1_000_000 });
+      const key = ResultCache.keyOf(parts);
+      assert.equal(await cache.setAsync(key, Buffer.from('png-bytes'), { width: 4 }), true);
+      assert.equal(await modeOf(path.join(dir, 'mgie-for-figma')), 0o700);
+      assert.equal(await modeOf(cache.dir), 0o700);
+      for (const name of await readdir(cache.dir)) assert.equal(await modeOf(path.join(cache.dir, name)), 0o600, name);
+    }),
+  ));
+
+test('prepareAsync makes a new folder 0700, and tightens a looser existing one and its files, saying so', { skip: !posix }, () =>
+  withDirAsync((dir) =>
+    withUmaskAsync(async () => {
+      const fresh = new ResultCache({ dir: path.join(dir, 'fresh') });
+      assert.equal(await fresh.prepareAsync(), undefined);
+      assert.equal(await modeOf(fresh.dir), 0o700);
+
+      // What an older version left behind: 755 and 644.
+      const old = path.join(dir, 'old');
+      await mkdir(old);
+      await chmod(old, 0o755);
+      const entry = path.join(old, `${'a'.repeat(64)}.png`);
+      await writeFile(entry, 'png');
+      await chmod(entry, 0o644);
+      const cache = new ResultCache({ dir: old });
+      assert.match((await cache.prepareAsync()) ?? '', /was readable by other users; it is now 0700 and its files 0600/);
+      assert.equal(await modeOf(old), 0o700);
+      assert.equal(await modeOf(entry), 0o600);
+      assert.equal(await cache.prepareAsync(), undefined, 'nothing more to say once private');
+    }),
+  ));

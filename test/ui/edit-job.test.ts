@@ -51,6 +51,9 @@ test('a refused submit (no jobId yet) and a failed job get plain-language errors
   assert.match(checkInstruction('  ', limits) ?? '', /Type what to change/);
   assert.match(checkInstruction('x'.repeat(11), limits) ?? '', /at most 10/);
   assert.equal(checkInstruction('autumn', limits), undefined);
+  // Characters as the designer counts them: ten emoji are ten, not twenty UTF-16 units.
+  assert.equal(checkInstruction('🍂'.repeat(10), limits), undefined);
+  assert.match(checkInstruction('🍂'.repeat(11), limits) ?? '', /The instruction is 11 characters; the server takes at most 10/);
 });
 
 test('progress keeps moving through the stages; time left comes from measured steps or the last edit', () => {

@@ -2,7 +2,7 @@
 // GPU memory for a 7B): the manifest, every file present, every checksum, the sizes, the precision.
 import path from 'node:path';
 import { MODEL_KEYS, type BundleManifest } from './bundle-manifest.ts';
-import { folderBytesAsync, readManifestAsync, requireFileAsync, verifyChecksumAsync } from './load-bundle.ts';
+import { folderBytesAsync, readBundleManifestAsync, requireFileAsync, verifyChecksumAsync } from './load-bundle.ts';
 
 export interface BundleInspection {
   manifest: BundleManifest;
@@ -17,7 +17,7 @@ export interface BundleInspection {
 /** Throws the loader's own MgieError (which says what to do) at the first problem. */
 export async function inspectBundleAsync(directory: string): Promise<BundleInspection> {
   const dir = path.resolve(directory);
-  const manifest = await readManifestAsync(dir);
+  const manifest = await readBundleManifestAsync(dir);
   const files = [...MODEL_KEYS.map((key) => manifest.files[key]), manifest.files.tokenizer, manifest.tokenizerConfig ?? 'tokenizer_config.json'];
   for (const file of files) await requireFileAsync(dir, file);
   const checksums = Object.entries(manifest.sha256 ?? {});

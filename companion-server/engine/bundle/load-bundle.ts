@@ -49,7 +49,7 @@ export interface LoadedBundle {
 export async function loadBundleAsync(directory: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
   const started = performance.now();
   const dir = path.resolve(directory);
-  const manifest = await readManifestAsync(dir);
+  const manifest = await readBundleManifestAsync(dir);
 
   // 1. every file present, and its checksum where the manifest gives one
   const tokenizerConfigFile = manifest.tokenizerConfig ?? 'tokenizer_config.json';
@@ -128,7 +128,7 @@ async function createSessionsAsync(dir: string, manifest: BundleManifest, option
  */
 export async function loadBundleTokenizerAsync(directory: string): Promise<{ manifest: BundleManifest; tokenizer: MgieTokenizer; tokenIds: TokenIds }> {
   const dir = path.resolve(directory);
-  const manifest = await readManifestAsync(dir);
+  const manifest = await readBundleManifestAsync(dir);
   return { manifest, ...(await loadManifestTokenizerAsync(dir, manifest)) };
 }
 
@@ -137,7 +137,8 @@ async function loadManifestTokenizerAsync(dir: string, manifest: BundleManifest)
   return { tokenizer, tokenIds: resolveTokenIds(manifest, tokenizer, manifest.files.tokenizer) };
 }
 
-export async function readManifestAsync(dir: string): Promise<BundleManifest> {
+/** The bundle's manifest alone, checked: what an edit's parameters are resolved against, before any model loads. */
+export async function readBundleManifestAsync(dir: string): Promise<BundleManifest> {
   const manifestPath = path.join(dir, MANIFEST_FILE);
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) {

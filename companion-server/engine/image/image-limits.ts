@@ -8,7 +8,7 @@ export interface ImageLimits {
   maxEditSize: number;
   /** Most diffusion steps one edit may ask for. */
   maxSteps: number;
-  /** Longest instruction, in characters. */
+  /** Longest instruction, in characters as countCharacters counts them (Unicode code points: an emoji is one). */
   maxInstructionLength: number;
 }
 

@@ -1,5 +1,6 @@
 // Entry of the `mgie` command: picks the subcommand, turns errors into one line and an exit code.
 import { HelpRequested, UsageError } from './cli-errors.ts';
+import { DOCTOR_USAGE, parseDoctorOptions } from './parse-doctor-options.ts';
 import { EDIT_USAGE, parseEditOptions } from './parse-edit-options.ts';
 import { reportCliError } from './report-cli-error.ts';
 import { parseServeOptions, SERVE_USAGE } from './parse-serve-options.ts';
@@ -8,7 +9,9 @@ const USAGE = `mgie: instruction-based image editing with MGIE.
 
 ${EDIT_USAGE}
 
-${SERVE_USAGE}`;
+${SERVE_USAGE}
+
+${DOCTOR_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +32,11 @@ async function main(argv: string[]): Promise<number> {
     const { runServeCommandAsync } = await import('./run-serve-command.ts');
     await runServeCommandAsync(options);
     return 0;
+  }
+  if (command === 'doctor') {
+    const options = parseDoctorOptions(rest);
+    const { runDoctorCommandAsync } = await import('./run-doctor-command.ts');
+    return runDoctorCommandAsync(options);
   }
   throw new UsageError(`unknown command "${command}".\n${USAGE}`);
 }

@@ -1,6 +1,7 @@
 // What `mgie edit` and `mgie serve` flag parsing share: strict flags and no positionals, --help/-h,
 // negative numbers as values, one-line usage errors, and whole numbers within a range.
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { isProviderName, PROVIDER_NAMES, type ProviderName } from '../engine/providers/provider-names.ts';
 import { HelpRequested, UsageError } from './cli-errors.ts';
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
@@ -46,4 +47,14 @@ export function wholeNumberInRange(text: string, name: string, min: number, max:
 /** --threads, the same for both commands. */
 export function parseThreads(text: string | undefined): number | undefined {
   return text === undefined ? undefined : wholeNumberInRange(text, '--threads', THREADS_RANGE.min, THREADS_RANGE.max);
+}
+
+/** `[--provider auto|cpu|...]` for a usage text. */
+export const PROVIDER_USAGE = `[--provider ${PROVIDER_NAMES.join('|')}]`;
+
+/** --provider, the same for every command: `auto` unless named; an unknown name lists the valid ones. */
+export function parseProvider(text: string | undefined): ProviderName {
+  const name = (text ?? 'auto').trim().toLowerCase();
+  if (!isProviderName(name)) throw new UsageError(`--provider must be one of ${PROVIDER_NAMES.join(', ')}, got "${text}".`);
+  return name;
 }

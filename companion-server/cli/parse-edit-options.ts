@@ -3,7 +3,7 @@ import { type EditParameterInput, MAX_SEED } from '../engine/edit-parameters.ts'
 import { SCHEDULER_NAMES, type SchedulerName } from '../engine/schedulers/scheduler.ts';
 import { UsageError } from './cli-errors.ts';
 import { type OutputFormat, outputFormatOf } from './edit-output.ts';
-import { parseCommandArgs, parseThreads } from './parse-command-args.ts';
+import { parseCommandArgs, parseProvider, parseThreads, PROVIDER_USAGE } from './parse-command-args.ts';
 
 export interface EditCommandOptions {
   image: string;
@@ -24,7 +24,7 @@ export interface EditCommandOptions {
 
 export const EDIT_USAGE = `Usage: mgie edit --image IN (--instruction TEXT | --instruction-file FILE) --out OUT.png|.jpg|.webp
                  [--bundle DIR] [--seed N|-1] [--steps N] [--guidance F] [--image-guidance F] [--size N]
-                 [--scheduler ${SCHEDULER_NAMES.join('|')}] [--provider cpu|cuda|webgpu|coreml] [--threads N]
+                 [--scheduler ${SCHEDULER_NAMES.join('|')}] ${PROVIDER_USAGE} [--threads N]
                  [--initial-noise NOISE.npy] [--json]
 --instruction-file - reads the instruction from stdin. --seed -1 (the default) draws a random seed.
 Environment: MGIE_BUNDLE (--bundle wins).`;
@@ -81,7 +81,7 @@ export function parseEditOptions(args: string[], env: NodeJS.ProcessEnv = proces
     bundle: values.bundle ?? (env.MGIE_BUNDLE || undefined),
     json: values.json ?? false,
     parameters: Object.fromEntries(Object.entries(parameters).filter(([, v]) => v !== undefined)),
-    executionProvider: values.provider,
+    executionProvider: parseProvider(values.provider),
     threads: parseThreads(values.threads),
     initialNoise: values['initial-noise'],
   };

@@ -1,6 +1,6 @@
 // Turns `mgie serve` flags and MGIE_* environment variables into a typed options object.
 import { UsageError } from './cli-errors.ts';
-import { parseCommandArgs, parseThreads, wholeNumberInRange } from './parse-command-args.ts';
+import { parseCommandArgs, parseProvider, parseThreads, PROVIDER_USAGE, wholeNumberInRange } from './parse-command-args.ts';
 
 /** pino's levels: anything else makes the logger throw at start. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -25,7 +25,7 @@ export interface ServeCommandOptions {
 
 export const SERVE_USAGE = `Usage: mgie serve [--bundle DIR] [--host H] [--port P] [--token T] [--allowed-host NAME]...
                   [--allowed-origin ORIGIN]... [--concurrency N] [--tls-cert FILE --tls-key FILE]
-                  [--provider cpu|cuda|webgpu|coreml] [--threads N] [--cache-dir DIR | --no-cache]
+                  ${PROVIDER_USAGE} [--threads N] [--cache-dir DIR | --no-cache]
 Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN (flags win), MGIE_CONFIG_DIR, MGIE_LOG_LEVEL.`;
 
 export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ServeCommandOptions {
@@ -62,7 +62,7 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
     concurrency: wholeNumberInRange(values.concurrency ?? '1', '--concurrency', 1, 64),
     tlsCert: values['tls-cert'],
     tlsKey: values['tls-key'],
-    executionProvider: values.provider,
+    executionProvider: parseProvider(values.provider),
     threads: parseThreads(values.threads),
     cacheDir: values['cache-dir'],
     cache: !values['no-cache'],

@@ -97,13 +97,14 @@ async function editAsync(options: EditCommandOptions, bar: cliProgress.SingleBar
       imgHiddenStart: result.imgHiddenStart,
       timings: Object.fromEntries(Object.entries(result.timings).map(([stage, ms]) => [stage, Math.round(ms)])),
       bundle: result.modelName,
+      provider: pipeline.bundle.executionProvider,
       out: options.out,
       format: outFormat,
     };
     if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       const total = Object.values(result.timings).reduce((a, b) => a + b, 0);
-      process.stdout.write(`Wrote ${options.out} (${result.width}x${result.height}, seed ${summary.seed}, ${summary.steps} steps, ${(total / 1000).toFixed(1)} s).\n`);
+      process.stdout.write(`Wrote ${options.out} (${result.width}x${result.height}, seed ${summary.seed}, ${summary.steps} steps, ${(total / 1000).toFixed(1)} s on ${summary.provider}).\n`);
     }
   } finally {
     bar?.stop();

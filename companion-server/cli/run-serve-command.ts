@@ -84,7 +84,7 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     '',
     `MGIE companion server ready at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws)`,
     `  model:    ${pipeline.manifest.name} from ${bundleDir} (${(pipeline.bundle.loadMilliseconds / 1000).toFixed(1)} s to load)`,
-    `  provider: ${pipeline.bundle.executionProvider}`,
+    ...describeProviders(pipeline.bundle.providers),
     // The token itself is never printed: this output often ends up in log files.
     token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
     ...(token.warning ? [`  warning:  ${token.warning}`] : []),
@@ -94,6 +94,13 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     '',
   ];
   process.stdout.write(lines.join('\n'));
+}
+
+/** The provider, how it was chosen, and why each other GPU provider is not used (same words as mgie doctor). */
+function describeProviders({ requested, chosen, notChosen }: MgiePipeline['bundle']['providers']): string[] {
+  const how = requested === 'auto' ? ', chosen by --provider auto' : '';
+  if (notChosen.length === 0) return [`  provider: ${chosen}${how}`];
+  return [`  provider: ${chosen}${how}; not used:`, ...notChosen.map(({ name, reason }) => `            ${name}: ${reason}`)];
 }
 
 async function readTlsFileAsync(file: string, flag: string): Promise<Buffer> {

@@ -137,6 +137,9 @@ test('mgie serve: ready banner without the token, health answers, a loose cache 
   const token = (await readFile(path.join(configDir, 'token'), 'utf8')).trim();
   assert.ok(!stdout.includes(token), 'the banner names the token file but never prints the token');
   assert.match(stdout, /not meaningful/);
+  // --provider auto by default: the banner names what it chose and why each other GPU provider is not used
+  assert.match(stdout, /\n {2}provider: (cpu|cuda|webgpu|coreml|dml), chosen by --provider auto/);
+  if (process.platform !== 'darwin') assert.match(stdout, /\n {12}coreml: CoreML runs only on macOS\n/);
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
   if (process.platform !== 'win32') {
     assert.match(stdout, /warning: {2}The result cache .*cache was readable by other users; it is now 0700/);

@@ -48,7 +48,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     forceCloseConnections: true,
     ...(options.tls ? { https: options.tls } : {}),
   });
-  const hub = new ClientHub(options.resultsKeptPerClient);
+  const hub = new ClientHub(options.resultsKeptPerClient, options.slowReader);
   const rateLimiter = new RateLimiter(options.rateLimit);
   let service: EditService | null = null;
   let pipelineRef: MgiePipeline | null = null;

@@ -3,16 +3,22 @@ import type { WebSocket } from 'ws';
 import { encodeBinaryFrame } from '../protocol/messages.ts';
 import type { Outgoing } from './edit-service.ts';
 
-/** Past this much unsent data a connection gets no progress or previews (a slow reader)... */
-const SLOW_READER_BYTES = 1 << 20;
-/** ...and past this much it is closed; its results wait for the client to reconnect. */
-const STALLED_READER_BYTES = 64 << 20;
+/** How much unsent data (a socket's bufferedAmount) a connection may hold (PROTOCOL.md, "Slow readers"). */
+export interface SlowReaderLimits {
+  /** Past this a connection gets no progress or previews (a slow reader)... */
+  dropProgressBytes: number;
+  /** ...and past this it is closed; its results wait for the client to reconnect. */
+  closeBytes: number;
+}
 
 export class ClientHub {
   private readonly sockets = new Map<string, Set<WebSocket>>();
   private readonly pending = new Map<string, Outgoing[]>();
 
-  constructor(private readonly resultsKeptPerClient: number) {}
+  constructor(
+    private readonly resultsKeptPerClient: number,
+    private readonly slowReader: SlowReaderLimits,
+  ) {}
 
   attach(clientId: string, socket: WebSocket): void {
     let set = this.sockets.get(clientId);
@@ -61,11 +67,11 @@ export class ClientHub {
 
   private sendTo(socket: WebSocket, outgoing: Outgoing): boolean {
     if (socket.readyState !== socket.OPEN) return false;
-    if (socket.bufferedAmount > STALLED_READER_BYTES) {
+    if (socket.bufferedAmount > this.slowReader.closeBytes) {
       socket.terminate();
       return false;
     }
-    if (socket.bufferedAmount > SLOW_READER_BYTES && !isFinal(outgoing)) return true;
+    if (socket.bufferedAmount > this.slowReader.dropProgressBytes && !isFinal(outgoing)) return true;
     if (outgoing.kind === 'json') socket.send(JSON.stringify(outgoing.message));
     else socket.send(encodeBinaryFrame(outgoing.header, outgoing.payload));
     return true;

@@ -1,4 +1,5 @@
 import { DEFAULT_LIMITS, type ImageLimits } from '../engine/image/image-limits.ts';
+import type { SlowReaderLimits } from './client-hub.ts';
 
 /** Everything the companion server can be told; every field has a safe default. */
 export interface ServerOptions {
@@ -27,6 +28,8 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** Finished results kept for a client that reconnects, per client. */
   resultsKeptPerClient: number;
+  /** Unsent data a connection may hold before it loses progress events, then is closed (a client that stopped reading). */
+  slowReader: SlowReaderLimits;
   cache: { dir: string; maxBytes: number } | null;
   /** PEM certificate and key for HTTPS/WSS; null behind a TLS-terminating proxy or on loopback. */
   tls: { cert: Buffer; key: Buffer } | null;
@@ -47,6 +50,7 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
   previewIntervalMs: 250,
   shutdownGraceMs: 30_000,
   resultsKeptPerClient: 20,
+  slowReader: { dropProgressBytes: 1 << 20, closeBytes: 64 << 20 },
   cache: null,
   tls: null,
 };

@@ -7,7 +7,7 @@ What the demo loads, and where this module takes it from (local folders only, no
 | LLaMA decoder, final norm | `LlavaLlamaForCausalLM.from_pretrained('_ckpt/LLaVA-7B-v1')` | `llava_dir` (LLaVA-Lightning-7B delta v1.1 applied to LLaMA-7B) |
 | `mm_projector` (CLIP -> LLM) | the same folder, key `model.mm_projector.*` | the same |
 | embedding table, `lm_head` (32011 rows), edit head | `mllm.pt` over the model with `strict=False` | `mgie_dir/mllm.pt` |
-| IMG token embeddings for the edit head | `ckpt['emb']` of `mllm.pt` | checked equal to the table's [IMG] rows (see `_check_img_embeddings`) |
+| IMG token embeddings for the edit head | `ckpt['emb']` of `mllm.pt`, [1, 8, 4096] or [8, 4096] | baked into the edit head as the demo passes it; the log compares it with the table's [IMG] rows (`_choose_img_embeddings`) |
 | CLIP ViT-L/14 vision tower | `CLIPVisionModel.from_pretrained(config.mm_vision_tower)` | `clip_dir`, else a local copy of `mm_vision_tower` |
 | VAE, scheduler config | `StableDiffusionInstructPix2PixPipeline.from_pretrained('timbrooks/instruct-pix2pix')` | `ip2p_dir` (`vae/`, `unet/config.json`, `scheduler/`) |
 | UNet (8 input channels) | the pipeline's UNet, then `load_state_dict(unet.pt)` (strict) | `unet/config.json` of `ip2p_dir` + `mgie_dir/unet.pt` |
@@ -22,7 +22,6 @@ import logging
 import re
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 
 import torch
@@ -354,28 +353,25 @@ def _load_edit_head(mllm_path: Path, mllm: dict, llm_dim: int, dtype: torch.dtyp
     if "emb" not in mllm:
         raise CheckpointError(f"{mllm_path} has no 'emb' (the [1, 8, {llm_dim}] IMG embeddings demo.ipynb passes to the edit head).")
     emb = mllm["emb"]
-    _expect_shape(emb, (1, len(IMG_TOKENS), llm_dim), mllm_path, "emb")
+    # demo.ipynb's checkpoint has [1, 8, 4096]; a re-saved one may have dropped the batch axis.
+    if tuple(emb.shape) == (len(IMG_TOKENS), llm_dim):
+        log.info("%s: 'emb' is [%d, %d]; read as [1, %d, %d], the shape demo.ipynb passes", mllm_path.name, len(IMG_TOKENS), llm_dim, len(IMG_TOKENS), llm_dim)
+        emb = emb[None]
+    _expect_shape(emb, (1, len(IMG_TOKENS), llm_dim), mllm_path, "emb", f"[{len(IMG_TOKENS)}, {llm_dim}] is accepted too; anything else is not MGIE's IMG embeddings.")
     return head.to(dtype), emb
 
 
-def _check_img_embeddings(llm: nn.Module, img_ids: list[int], emb: torch.Tensor, mllm_path: Path) -> None:
-    """The bundle bakes the embedding table's [IMG] rows into the edit head (MgieTorchModels.img_embeddings);
-    the demo passes mllm.pt's `emb`. MGIE's training used `embed_tokens.weight[-8:]` (mgie_llava.py), so the two
-    must be the same numbers; refuse to export a bundle that would silently differ from the reference."""
+def _choose_img_embeddings(llm: nn.Module, img_ids: list[int], emb: torch.Tensor, mllm_path: Path, dtype: torch.dtype) -> torch.Tensor:
+    """The edit head's IMG embeddings, as demo.ipynb gives them: mllm.pt's `emb` (EMB = ckpt['emb']), baked
+    into the bundle's edit head. MGIE's training used the embedding table's last 8 rows (mgie_llava.py), so
+    the two should agree; the log says which rows were used and how far they are from the table's."""
     table = llm.get_input_embeddings().weight[torch.tensor(img_ids)].detach().to(torch.float32)
-    ref = emb[0].to(torch.float32)
-    if torch.equal(table, ref):
-        return
-    diff = (table - ref).abs().max().item()
-    scale = ref.abs().max().item() or 1.0
-    if diff <= 1e-3 * scale:
-        warnings.warn(f"{mllm_path}: 'emb' and the embedding table's [IMG] rows differ by at most {diff:.3g} (rounding); using the table rows.")
-        return
-    raise CheckpointError(
-        f"{mllm_path}: 'emb' differs from the embedding table's rows {img_ids[0]}..{img_ids[-1]} by up to {diff:.4g}. "
-        "The reference feeds 'emb' to the edit head while the bundle bakes the table rows: the export would not match "
-        "the reference. MgieTorchModels needs a separate IMG-embedding tensor for this checkpoint."
-    )
+    rows = emb[0].to(torch.float32)
+    diff = (table - rows).abs().max().item()
+    relation = "equal to" if diff == 0 else f"within {diff:.3g} of" if diff <= 1e-3 * (rows.abs().max().item() or 1.0) else f"DIFFERENT (up to {diff:.4g}) from"
+    log.info("IMG embeddings for the edit head: the 8 rows of %s 'emb' (as demo.ipynb passes them), %s the embedding table's rows %d..%d",
+             mllm_path.name, relation, img_ids[0], img_ids[-1])
+    return emb[0].to(dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -536,7 +532,7 @@ def load_real_models(llava_dir: Path, mgie_dir: Path, ip2p_dir: Path, clip_dir: 
     if img_ids[-1] != llm.config.vocab_size - 1:
         raise CheckpointError(f"{mllm_path}: [IMG7] would be id {img_ids[-1]} but the embedding table ends at {llm.config.vocab_size - 1}.")
     edit_head, emb = _load_edit_head(mllm_path, mllm, raw["hidden_size"], dtype)
-    _check_img_embeddings(llm, img_ids, emb, mllm_path)
+    img_embeddings = _choose_img_embeddings(llm, img_ids, emb, mllm_path, dtype)
     del mllm
 
     vision, mean, std = _load_vision(_resolve_clip_dir(clip_dir, llava_dir, raw), raw, llava_dir / "config.json", dtype)
@@ -557,6 +553,7 @@ def load_real_models(llava_dir: Path, mgie_dir: Path, ip2p_dir: Path, clip_dir: 
     return MgieTorchModels(
         vision_tower=vision, projector=projector.eval().requires_grad_(False), llm=llm.eval().requires_grad_(False),
         edit_head=edit_head.eval().requires_grad_(False), img_token_ids=img_ids, vae=vae, unet=unet, settings=settings,
+        img_embedding_override=img_embeddings,
     )
 
 

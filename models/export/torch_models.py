@@ -86,9 +86,14 @@ class MgieTorchModels:
     #: diffusers UNet2DConditionModel with 8 input channels (noisy latent + image latent)
     unet: nn.Module
     settings: BundleSettings
+    #: [8, D] IMG embeddings given with the checkpoint (mllm.pt's `emb`, which demo.ipynb passes to the edit
+    #: head); None: the embedding table's [IMG] rows, which MGIE's training used (mgie_llava.py)
+    img_embedding_override: torch.Tensor | None = None
 
     def img_embeddings(self) -> torch.Tensor:
         """[8, D]: the [IMG] token embeddings, as the reference passes them to the edit head."""
+        if self.img_embedding_override is not None:
+            return self.img_embedding_override.detach()
         table = self.llm.get_input_embeddings().weight
         return table[torch.tensor(self.img_token_ids)].detach()
 

@@ -1,6 +1,6 @@
 """Runs the TypeScript runtime and the PyTorch reference on the same tiny models and compares them.
 
-    source /tmp/hfenv/env.sh   # or any Python with torch, transformers, diffusers, pillow
+    source /work/hfenv/env.sh   # or any Python with torch, transformers, diffusers, pillow (VERIFICATION.md)
     python3 -m models.export.compare_with_runtime [--steps 10] [--seed 0]
 
 Tiny random models of the real architectures are exported through the same code path as the real

@@ -36,6 +36,13 @@ export interface EditRequest {
   parameters?: EditParameterInput;
 }
 
+/**
+ * Intermediate tensors of an edit, named after mgie-reference.md: the edit head's output for the IMG
+ * hidden states and for zeros [1, numQueries, dim], the image latent the UNet is conditioned on and the
+ * latents after the last step [1, Cl, h, w] (before the division by the scaling factor).
+ */
+export type EditTensorName = 'conditioning' | 'null-conditioning' | 'image-latent' | 'final-latents';
+
 export interface EditOptions {
   signal?: AbortSignal;
   onProgress?: (event: EditProgress) => void;
@@ -44,6 +51,11 @@ export interface EditOptions {
    * compare with a reference implementation given the same noise (use a deterministic scheduler).
    */
   initialNoise?: Float32Array;
+  /**
+   * Called with each intermediate tensor as the edit uses it, so a comparison with a reference
+   * implementation can say which stage differs (test/models/golden-fixture.test.ts). `data` is a copy.
+   */
+  onTensor?: (name: EditTensorName, data: Float32Array, shape: readonly number[]) => void;
 }
 
 export interface EditResult {
@@ -94,7 +106,7 @@ export class MgiePipeline {
   }
 
   async editAsync(request: EditRequest, options: EditOptions = {}): Promise<EditResult> {
-    const { signal, onProgress, initialNoise } = options;
+    const { signal, onProgress, initialNoise, onTensor } = options;
     const { manifest, sessions, tokenizer, tokenIds } = this.bundle;
     const { llm, vision, editHead, diffusion } = manifest;
     const timings = Object.fromEntries(EDIT_STAGES.map((s) => [s, 0])) as Record<EditStage, number>;
@@ -170,12 +182,16 @@ export class MgiePipeline {
     const K = editHead.numImgTokens;
     const img = selectImgHidden(generation.sequence, generation.hiddenStates, tokenIds.img[0], K);
     const cond = float32Data((await run(sessions.editHead, { img_hidden: float32Tensor(img.rows, [1, K, llm.hiddenSize]) })).prompt_embeds);
+    const conditioningShape = [1, editHead.numQueries, editHead.dim] as const;
+    onTensor?.('conditioning', cond.slice(), conditioningShape);
+    onTensor?.('null-conditioning', this.nullConditioning.slice(), conditioningShape);
 
     // 5. image latent: the distribution's mode, unscaled
     enterStage('encode');
     const imageLatent = float32Data((await run(sessions.vaeEncoder, { image: float32Tensor(editPixels, [1, 3, editHeight, editWidth]) })).latent);
     const f = diffusion.vaeScaleFactor;
     const latentShape = [1, diffusion.latentChannels, editHeight / f, editWidth / f] as const;
+    onTensor?.('image-latent', imageLatent.slice(), latentShape);
 
     // 6. denoising loop with three-way guidance
     enterStage('diffuse');
@@ -207,6 +223,7 @@ export class MgiePipeline {
 
     // 7. decode and return at the input's own size
     enterStage('decode');
+    onTensor?.('final-latents', latents.slice(), latentShape);
     const scaled = new Float32Array(latents.length);
     for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / diffusion.scalingFactor;
     const decoded = float32Data((await run(sessions.vaeDecoder, { latent: float32Tensor(scaled, latentShape) })).image);

@@ -1,6 +1,6 @@
 """Runs the TypeScript runtime and the PyTorch reference on the same tiny models and compares them.
 
-    source /tmp/hfenv/env.sh   # or any Python with torch, transformers, diffusers, pillow
+    source /work/hfenv/env.sh   # or any Python with torch, transformers, diffusers, pillow (VERIFICATION.md)
     python3 -m models.export.compare_with_runtime [--steps 10] [--seed 0]
 
 Tiny random models of the real architectures are exported through the same code path as the real
@@ -36,12 +36,13 @@ IMAGE_TOLERANCE = 2
 EDIT_SIZE = 64
 
 
-def test_image(size: int) -> np.ndarray:
-    """A deterministic picture with structure: gradients and a disc."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    disc = (x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 3) ** 2
-    red = np.where(disc, 230, 255 * x / size)
-    green = np.where(disc, 40, 255 * y / size)
+def test_image(width: int, height: int | None = None) -> np.ndarray:
+    """A deterministic picture with structure: gradients and a disc (square unless a height is given)."""
+    height = width if height is None else height
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    disc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (min(width, height) / 3) ** 2
+    red = np.where(disc, 230, 255 * x / width)
+    green = np.where(disc, 40, 255 * y / height)
     return np.stack([red, green, np.full_like(x, 128)], axis=-1).round().astype(np.uint8)
 
 

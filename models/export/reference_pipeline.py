@@ -21,12 +21,38 @@ NUM_IMG_TOKENS = 8
 
 
 @dataclass
+class Generation:
+    ids: list[int]
+    #: [len(prompt) + len(ids) - 1, D]: the final-norm hidden state of every position that was run
+    hidden: torch.Tensor
+    #: per generated token, top-1 minus top-2 of the processed logits (banned tokens excluded): how far
+    #: that greedy choice is from a tie, i.e. how much numerical noise it can take
+    margins: list[float]
+
+
+@dataclass
+class Diffusion:
+    #: H x W x 3 uint8
+    image: np.ndarray
+    #: [1, C, h, w]: the image latent the pipeline conditions on (the mode, unscaled)
+    image_latent: np.ndarray
+    #: [1, C, h, w]: the latents after the last step, before the division by the scaling factor
+    final_latents: np.ndarray
+
+
+@dataclass
 class ReferenceResult:
     generated_ids: list[int]
     #: where the IMG hidden states start in the sequence (the reference's p)
     img_start: int
     #: H x W x 3 uint8
     image: np.ndarray
+    margins: list[float]
+    #: [1, 77, dim]: edit_head(IMG hidden states) and edit_head(zeros)
+    cond: np.ndarray
+    null: np.ndarray
+    image_latent: np.ndarray
+    final_latents: np.ndarray
 
 
 def clip_pixels(image: Image.Image, models: MgieTorchModels) -> torch.Tensor:
@@ -49,11 +75,13 @@ def image_features(models: MgieTorchModels, image: Image.Image) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(models: MgieTorchModels, prompt_ids: list[int], features: torch.Tensor, patch_id: int, eos_id: int):
+def generate(models: MgieTorchModels, prompt_ids: list[int], features: torch.Tensor, patch_id: int, eos_id: int,
+             no_repeat_ngram_size: int | None = None, logits_processor: list | None = None) -> Generation:
     """Greedy generation as LLaVA runs it: input ids with the patch embeddings replaced on the first pass.
 
-    Returns the generated ids and the final-norm hidden state of every position that was run (the
-    last generated token is never run).
+    The hidden states cover every position that was run (the last generated token is never run).
+    `no_repeat_ngram_size` (default: the bundle's) and `logits_processor` are for golden_fixture.py,
+    which generates once with a deliberately wrong n-gram ban to see that its inputs depend on the right one.
     """
     llm = models.llm
     ids = torch.tensor([prompt_ids])
@@ -75,13 +103,15 @@ def generate(models: MgieTorchModels, prompt_ids: list[int], features: torch.Ten
     ]
     try:
         out = llm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=models.settings.max_new_tokens,
-                           do_sample=False, num_beams=1, no_repeat_ngram_size=models.settings.no_repeat_ngram_size,
-                           eos_token_id=eos_id, pad_token_id=eos_id)
+                           do_sample=False, num_beams=1,
+                           no_repeat_ngram_size=models.settings.no_repeat_ngram_size if no_repeat_ngram_size is None else no_repeat_ngram_size,
+                           eos_token_id=eos_id, pad_token_id=eos_id, logits_processor=logits_processor,
+                           output_scores=True, return_dict_in_generate=True)
     finally:
         for hook in hooks:
             hook.remove()
-    generated = out[0, length:].tolist()
-    return generated, torch.cat(states, dim=0)
+    margins = [float(top[0] - top[1]) for top in (torch.topk(scores[0], 2).values for scores in out.scores)]
+    return Generation(ids=out.sequences[0, length:].tolist(), hidden=torch.cat(states, dim=0), margins=margins)
 
 
 def img_position(sequence: list[int], hidden_rows: int, img0_id: int) -> int:
@@ -106,19 +136,36 @@ def make_scheduler(name: str, settings: dict):
 
 @torch.no_grad()
 def diffuse(models: MgieTorchModels, image: np.ndarray, cond: torch.Tensor, null: torch.Tensor, noise: np.ndarray,
-            steps: int, guidance_scale: float, image_guidance_scale: float, scheduler_name: str) -> np.ndarray:
+            steps: int, guidance_scale: float, image_guidance_scale: float, scheduler_name: str) -> Diffusion:
     """diffusers' own InstructPix2Pix pipeline with MGIE's conditioning in place of CLIP text embeddings:
-    it batches [cond, null, null] with [img, img, 0] and encodes the image with the latent mode."""
+    it batches [cond, null, null] with [img, img, 0] and encodes the image with the latent mode.
+
+    The image latent and the final latents are read from inside the pipeline (its own values, not a
+    recomputation), so a comparison can tell the encode, denoise and decode stages apart."""
     from diffusers import StableDiffusionInstructPix2PixPipeline
 
     pipeline = StableDiffusionInstructPix2PixPipeline(
         vae=models.vae, text_encoder=None, tokenizer=None, unet=models.unet, scheduler=make_scheduler(scheduler_name, models.settings.scheduler),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipeline.set_progress_bar_config(disable=True)
+    seen: dict[str, torch.Tensor] = {}
+    prepare_image_latents = pipeline.prepare_image_latents
+
+    def keep_image_latent(*args, **kwargs):
+        latents = prepare_image_latents(*args, **kwargs)  # [img, img, 0] under guidance
+        seen["image_latent"] = latents[:1].clone()
+        return latents
+
+    def keep_latents(_pipeline, _step, _timestep, tensors):
+        seen["final_latents"] = tensors["latents"].clone()  # the last call leaves the final latents
+        return tensors
+
+    pipeline.prepare_image_latents = keep_image_latent
     result = pipeline(image=Image.fromarray(image), prompt_embeds=cond, negative_prompt_embeds=null, num_inference_steps=steps,
                       guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, latents=torch.from_numpy(noise),
-                      output_type="np")
-    return (result.images[0] * 255).round().astype(np.uint8)
+                      output_type="np", callback_on_step_end=keep_latents, callback_on_step_end_tensor_inputs=["latents"])
+    return Diffusion(image=(result.images[0] * 255).round().astype(np.uint8), image_latent=seen["image_latent"].numpy(),
+                     final_latents=seen["final_latents"].numpy())
 
 
 @torch.no_grad()
@@ -126,12 +173,14 @@ def run_reference(models: MgieTorchModels, prompt_ids: list[int], token_ids: dic
                   steps: int, guidance_scale: float, image_guidance_scale: float, scheduler: str) -> ReferenceResult:
     """One MGIE edit. `image` is H x W x 3 uint8 at the edit size; `token_ids` holds imPatch, eos and img0."""
     features = image_features(models, Image.fromarray(image))
-    generated, hidden = generate(models, prompt_ids, features, token_ids["imPatch"], token_ids["eos"])
-    sequence = prompt_ids + generated
+    generation = generate(models, prompt_ids, features, token_ids["imPatch"], token_ids["eos"])
+    hidden, sequence = generation.hidden, prompt_ids + generation.ids
     assert hidden.shape[0] == len(sequence) - 1, f"{hidden.shape[0]} hidden states for {len(sequence)} tokens"
     start = img_position(sequence, hidden.shape[0], token_ids["img0"])
     img_emb = models.img_embeddings()[None]
     cond = models.edit_head(hidden[start:start + NUM_IMG_TOKENS][None], img_emb)
     null = models.edit_head(torch.zeros_like(hidden[:NUM_IMG_TOKENS])[None], img_emb)
     edited = diffuse(models, image, cond, null, noise, steps, guidance_scale, image_guidance_scale, scheduler)
-    return ReferenceResult(generated_ids=generated, img_start=start, image=edited)
+    return ReferenceResult(generated_ids=generation.ids, img_start=start, image=edited.image, margins=generation.margins,
+                           cond=cond.numpy(), null=null.numpy(), image_latent=edited.image_latent,
+                           final_latents=edited.final_latents)

@@ -24,7 +24,13 @@ LLM_INIT_STD = 0.25
 UNET_OUTPUT_GAIN = 2.5
 
 
-def build_tiny_models(tokenizer_dir: Path, seed: int = 0, image_size: int = 32) -> MgieTorchModels:
+#: The UNet's two block widths. The golden fixture (golden_fixture.py) halves them: its float32 bundle
+#: must stay a few MB in git, and the UNet is most of it (3.4 of 5.4 MB at these widths).
+UNET_CHANNELS = (32, 64)
+
+
+def build_tiny_models(tokenizer_dir: Path, seed: int = 0, image_size: int = 32,
+                      unet_channels: tuple[int, int] = UNET_CHANNELS) -> MgieTorchModels:
     """Same seed, same weights; the global RNG is left as it was. `image_size` is the CLIP input size."""
     settings = tiny_settings(tokenizer_dir, image_size)
     token_ids = tokenizer_token_ids(tokenizer_dir)
@@ -37,7 +43,7 @@ def build_tiny_models(tokenizer_dir: Path, seed: int = 0, image_size: int = 32) 
         edit_head = EditMapper(llm_dim=LLM_DIM, hidden=32, heads=4, encoder_layers=2, decoder_layers=2, feed_forward=64,
                                queries=77, out_dim=CONDITION_DIM)
         vae = _tiny_vae()
-        unet = _tiny_unet()
+        unet = _tiny_unet(unet_channels)
     for module in (vision_tower, projector, llm, edit_head, vae, unet):
         module.eval().requires_grad_(False)
     return MgieTorchModels(vision_tower=vision_tower, projector=projector, llm=llm, edit_head=edit_head,
@@ -88,9 +94,9 @@ def _tiny_vae() -> AutoencoderKL:
                          layers_per_block=1, norm_num_groups=4, sample_size=64, scaling_factor=0.18215)
 
 
-def _tiny_unet() -> UNet2DConditionModel:
+def _tiny_unet(channels: tuple[int, int]) -> UNet2DConditionModel:
     unet = UNet2DConditionModel(
-        sample_size=8, in_channels=8, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+        sample_size=8, in_channels=8, out_channels=4, block_out_channels=channels, layers_per_block=1,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         cross_attention_dim=CONDITION_DIM, attention_head_dim=8, norm_num_groups=8)
     with torch.no_grad():

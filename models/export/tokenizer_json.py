@@ -15,8 +15,10 @@ model was trained and evaluated with (LLaVA's train.py also uses use_fast=False)
     "\\n" before <im_start> and the space before "ASSISTANT:" produce no tokens;
   - every remaining piece goes through SentencePiece on its own, which adds its dummy prefix "▁" to each;
   - BOS (id 1, sp.bos_id()) is prepended.
-In tokenizer.json terms: every added token with lstrip and rstrip, and a Metaspace pre-tokenizer that
-prepends "▁" to every piece (prepend_scheme "always", transformers' legacy=True), no normalizer.
+In tokenizer.json terms: every added token with lstrip and rstrip; a normalizer that prepends "▁" to every
+text piece between added tokens and turns spaces into "▁" (transformers' legacy LLaMA layout), no
+pre-tokenizer; BPE merges in SentencePiece's order (bpe_merges). Not a Metaspace pre-tokenizer: it adds its
+"▁" only to a piece that does not already start with one, so " grabbed" would lose the token for its space.
 token_parity.reference_prompt_ids replays these rules with sentencepiece itself, independently of
 `tokenizers`; DemoSlowTokenizer records its ids in token-parity.json for the runtime's test.
 """
@@ -54,20 +56,36 @@ def read_sentencepiece_model(path: Path) -> list[Piece]:
 
 
 def bpe_merges(pieces: list[Piece]) -> list[tuple[str, str]]:
-    """The BPE merges, as transformers' generate_merges(vocab) derives them: every split of a piece into two
-    pieces, ordered by the merged piece's id."""
+    """The BPE merges, best first, in the order SentencePiece's BPE encoder applies them.
+
+    SentencePiece (bpe_model.cc, Model::Encode) repeatedly merges the adjacent pair whose concatenation is a
+    normal piece with the HIGHEST SCORE, the leftmost on ties; control, unknown and byte pieces are never built
+    by a merge. A tokenizer.json ranks merges instead, so the rank must follow the built piece's score, not its
+    id: LLaMA gives its 15 whitespace-only pieces ("▁▁" .. 16 x "▁", ids 259, 268, ...) the lowest score
+    (-1e9), so they merge last ("make the frame  red": "▁frame ▁ ▁red"); ranked by id they would merge
+    first ("▁frame ▁▁ red"). Equal scores are ranked by the left piece's id, then the right piece's: the order
+    of the tokenizer.json distributed with LLaMA (llama-tokenizer-js copies it; its merges are exactly these).
+    Inside a run of "▁" this puts every (longer, "▁") merge before ("▁", "▁"), "▁" being a character with a
+    higher id than any whitespace piece, so the piece at the run's left grows first: SentencePiece's
+    leftmost-first on the tie.
+    """
     vocab = {p.piece: i for i, p in enumerate(pieces)}
+    normal = {p.piece for p in pieces if p.kind == "normal"}
     merges = []
-    for merge, piece_id in vocab.items():
-        local = [(merge[:cut], merge[cut:], piece_id) for cut in range(1, len(merge))
-                 if merge[:cut] in vocab and merge[cut:] in vocab]
-        merges.extend(sorted(local, key=lambda x: (vocab[x[0]], vocab[x[1]])))
-    merges.sort(key=lambda val: (val[2], len(val[0]), len(val[1])))
-    return [(left, right) for left, right, _ in merges]
+    for piece in pieces:
+        if piece.kind != "normal":
+            continue
+        text = piece.piece
+        for cut in range(1, len(text)):
+            left, right = text[:cut], text[cut:]
+            if left in normal and right in normal:
+                merges.append((-piece.score, vocab[left], vocab[right], left, right))
+    merges.sort()
+    return [(left, right) for *_, left, right in merges]
 
 
 def write_tokenizer_dir(pieces: list[Piece], token_ids: dict[str, int], out_dir: Path) -> Path:
-    """Writes out_dir/tokenizer.json (the pieces as a BPE vocabulary with byte fallback, bpe_merges) and
+    """Writes out_dir/tokenizer.json (the pieces in id order as a BPE vocabulary with byte fallback, bpe_merges) and
     tokenizer_config.json, then fix_tokenizer_files puts the added tokens at token_ids and the slow tokenizer's rules in."""
     out_dir = Path(out_dir)
     vocab = {p.piece: i for i, p in enumerate(pieces)}
@@ -98,8 +116,9 @@ def fix_tokenizer_files(out_dir: Path, token_ids: dict[str, int]) -> None:
     """Rewrites tokenizer.json and tokenizer_config.json in out_dir so they encode like the demo's slow tokenizer.
 
     Pure JSON: whatever the transformers/tokenizers versions that wrote the files, afterwards every added token
-    sits at its checkpoint id with lstrip/rstrip, the pre-tokenizer prepends "▁" to every piece, BOS comes from
-    the post-processor, and tokenizer_config.json says the same (legacy=True, the same added_tokens_decoder).
+    sits at its checkpoint id with lstrip/rstrip, the normalizer prepends "▁" to every piece as SentencePiece's
+    dummy prefix does, BOS comes from the post-processor, and tokenizer_config.json says the same (legacy=True,
+    the same added_tokens_decoder).
     """
     tok_path, cfg_path = out_dir / "tokenizer.json", out_dir / "tokenizer_config.json"
     tok = json.loads(tok_path.read_text(encoding="utf-8"))
@@ -120,8 +139,11 @@ def fix_tokenizer_files(out_dir: Path, token_ids: dict[str, int]) -> None:
     if others:
         raise CheckpointError(f"{tok_path} has added tokens the checkpoint does not know: {', '.join(e['content'] for e in others[:5])}.")
     tok["added_tokens"] = specials + added
-    tok["normalizer"] = None
-    tok["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False}
+    # SentencePiece's normalization for LLaMA (identity rules, add_dummy_prefix, escape_whitespaces), applied by
+    # tokenizers to each piece of text between added tokens, as the slow tokenizer ran SentencePiece on each
+    tok["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}
+    tok["pre_tokenizer"] = None
     tok["post_processor"] = {
         "type": "TemplateProcessing",
         "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],

@@ -31,6 +31,9 @@ export const ADDED_TOKEN_IDS: Record<string, number> = Object.fromEntries(
   ['<im_patch>', '<im_start>', '<im_end>', ...Array.from({ length: 8 }, (_, i) => `[IMG${i}]`)].map((token, i) => [token, 32000 + i]),
 );
 
+/** Image patches in the prompts of test/fixtures/llama-prompt-ids.json (256 in MGIE; fewer keep the file small). */
+export const PROMPT_PATCHES = 4;
+
 export interface LlamaVocabulary {
   /** llama-tokenizer-js's own encoder, over the same data. */
   reference: LlamaTokenizer;
@@ -126,7 +129,7 @@ export async function convertWithExporterAsync(pieces: Piece[]): Promise<Convert
 export interface SentencePieceRun {
   /** SentencePiece's own encoding of each string, BOS first (the slow tokenizer's ids for text without added tokens). */
   ids: number[][];
-  /** token_parity.DemoSlowTokenizer's ids for each prompt text. */
+  /** token_parity.DemoSlowTokenizer's ids of the MGIE prompt for each instruction, stripped as Python strips. */
   promptIds: number[][];
   /** tokenizer.json written by load_checkpoints.prepare_tokenizer_dir from the same model, as a file. */
   tokenizerJson: Record<string, unknown>;
@@ -137,11 +140,11 @@ export interface SentencePieceRun {
  * SentencePiece itself, the reference's slow-tokenizer replay and the exporter's prepare_tokenizer_dir on it
  * (test/helpers/sentencepiece-run.py). Needs sentencepiece + protobuf, and torch for token_parity.
  */
-export async function runSentencePieceAsync(pieces: Piece[], strings: string[], prompts: string[]): Promise<SentencePieceRun> {
+export async function runSentencePieceAsync(pieces: Piece[], strings: string[], instructions: string[], numPatches = PROMPT_PATCHES): Promise<SentencePieceRun> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mgie-sentencepiece-'));
   try {
     const input = path.join(dir, 'input.json');
-    await writeFile(input, JSON.stringify({ pieces, addedTokens: ADDED_TOKEN_IDS, strings, prompts }));
+    await writeFile(input, JSON.stringify({ pieces, addedTokens: ADDED_TOKEN_IDS, strings, instructions, numPatches }));
     const { code, stderr } = await run(PYTHON, [path.join(REPO, 'test/helpers/sentencepiece-run.py'), input, dir], {
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
     });

@@ -4,10 +4,11 @@
     python3 test/helpers/sentencepiece-run.py INPUT.json OUT_DIR
 
 INPUT.json: {"pieces": [[piece, score, kind], ...], "addedTokens": {"<im_patch>": 32000, ...},
-"strings": [...], "prompts": [...]}. Writes OUT_DIR/llava/tokenizer.model (a BPE SentencePiece model with
+"strings": [...], "instructions": [...], "numPatches": N}. Writes OUT_DIR/llava/tokenizer.model (a BPE SentencePiece model with
 LLaMA's settings: byte fallback, identity normalization, a dummy prefix, spaces escaped as "▁") and
 added_tokens.json, then OUT_DIR/output.json = {"ids": SentencePiece's ids of each string with BOS first,
-"promptIds": token_parity.DemoSlowTokenizer's ids of each prompt}, and OUT_DIR/tokenizer/ with what
+"promptIds": token_parity.DemoSlowTokenizer's ids of the MGIE prompt (token_parity.prompt_text, numPatches
+image patches) for each instruction after Python's str.strip()}, and OUT_DIR/tokenizer/ with what
 load_checkpoints.prepare_tokenizer_dir makes of that model. Run from the repository root (PYTHONPATH with
 sentencepiece, protobuf, torch and transformers: source /work/hfenv/env.sh here).
 """
@@ -21,7 +22,7 @@ from sentencepiece import SentencePieceProcessor  # noqa: E402
 from sentencepiece import sentencepiece_model_pb2 as model_pb2  # noqa: E402
 
 from models.export.load_checkpoints import prepare_tokenizer_dir  # noqa: E402
-from models.export.token_parity import DemoSlowTokenizer  # noqa: E402
+from models.export.token_parity import DemoSlowTokenizer, prompt_text  # noqa: E402
 
 KIND_TYPES = {"normal": model_pb2.ModelProto.SentencePiece.NORMAL, "unknown": model_pb2.ModelProto.SentencePiece.UNKNOWN,
               "control": model_pb2.ModelProto.SentencePiece.CONTROL, "byte": model_pb2.ModelProto.SentencePiece.BYTE}
@@ -51,7 +52,7 @@ def main(input_path: str, out_dir: str) -> None:
     processor = SentencePieceProcessor(model_file=str(llava / "tokenizer.model"))
     ids = [[processor.bos_id(), *processor.encode(text)] for text in data["strings"]]
     slow = DemoSlowTokenizer(llava / "tokenizer.model", data["addedTokens"])
-    prompt_ids = [slow(text)["input_ids"] for text in data["prompts"]]
+    prompt_ids = [slow(prompt_text(instruction.strip(), data["numPatches"]))["input_ids"] for instruction in data["instructions"]]
     prepare_tokenizer_dir(llava, out / "tokenizer")
     (out / "output.json").write_text(json.dumps({"ids": ids, "promptIds": prompt_ids}), encoding="utf-8")
 

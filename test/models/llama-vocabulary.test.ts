@@ -4,9 +4,13 @@
 // expected ids (taken from LLaMA's tokenizer), and, where Python has sentencepiece, SentencePiece itself.
 // The scores the conversion needs are recovered from the package's data: test/helpers/llama-vocabulary.ts.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { before, test } from 'node:test';
+import type { BundleManifest } from '../../companion-server/engine/bundle/bundle-manifest.ts';
+import { checkInstruction } from '../../companion-server/engine/check-instruction.ts';
+import { buildPromptIds } from '../../companion-server/engine/prompt/build-prompt.ts';
 import {
-  convertWithExporterAsync, type ConvertedTokenizer, llamaSentencePieces, type LlamaVocabulary, pythonMissingAsync,
+  convertWithExporterAsync, type ConvertedTokenizer, llamaSentencePieces, type LlamaVocabulary, PROMPT_PATCHES, pythonMissingAsync,
   runSentencePieceAsync, sentencePieceMissingAsync,
 } from '../helpers/llama-vocabulary.ts';
 import { CATEGORIES, generateTokenizerStrings } from '../helpers/tokenizer-test-strings.ts';
@@ -18,6 +22,18 @@ const noSentencePiece = noPython || (await sentencePieceMissingAsync());
 let llama: LlamaVocabulary;
 let converted: ConvertedTokenizer;
 const strings = generateTokenizerStrings(STRINGS_PER_CATEGORY);
+// The slow tokenizer's ids for MGIE prompts (test/fixtures/compute-llama-prompt-ids.ts writes them).
+const golden = JSON.parse(readFileSync(new URL('../fixtures/llama-prompt-ids.json', import.meta.url), 'utf8')) as {
+  producer: string;
+  numPatches: number;
+  cases: Array<{ instruction: string; ids: number[] }>;
+};
+// The fields of the manifest that buildPromptIds reads: MGIE's template and tokens (bundle-format.md).
+const manifest = {
+  tokens: { bos: '<s>', eos: '</s>', imPatch: '<im_patch>', imStart: '<im_start>', imEnd: '<im_end>', img: Array.from({ length: 8 }, (_, i) => `[IMG${i}]`) },
+  vision: { numPatches: golden.numPatches },
+  prompt: { template: "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions. USER: what will this image be like if '{instruction}'\n{image} ASSISTANT:" },
+} as unknown as BundleManifest;
 
 before(async () => {
   llama = llamaSentencePieces();
@@ -78,8 +94,20 @@ test(`the runtime gives llama-tokenizer-js's ids for ${STRINGS_PER_CATEGORY * CA
   assert.deepEqual(result, { count: 0, byCategory: {}, examples: [] });
 });
 
-test('SentencePiece itself (the slow tokenizer\'s encoder) gives the same ids, and prepare_tokenizer_dir the same tokenizer.json', { skip: noSentencePiece }, async () => {
-  const sentencePiece = await runSentencePieceAsync(llama.pieces, strings.map(({ text }) => text), []);
+test(`MGIE prompts, ${golden.cases.length} instructions with whitespace runs, edge whitespace, template slots and look-alikes: the slow tokenizer's ids`, { skip: noPython }, () => {
+  assert.equal(golden.numPatches, PROMPT_PATCHES);
+  const { tokenizer } = converted;
+  const id = (token: string): number => tokenizer.tokenToId(token)!;
+  const tokenIds = { bos: id('<s>'), eos: id('</s>'), imPatch: id('<im_patch>'), imStart: id('<im_start>'), imEnd: id('<im_end>'), img: manifest.tokens.img.map(id) };
+  const cases = golden.cases.map(({ instruction }) => ({ category: 'prompt', text: instruction }));
+  // What the server does with a request: check (and trim) the instruction, then build the prompt's ids.
+  const result = mismatches(cases, (text) => buildPromptIds(checkInstruction(text, 1000), manifest, tokenizer, tokenIds).ids, (_, i) => golden.cases[i].ids);
+  assert.deepEqual(result, { count: 0, byCategory: {}, examples: [] });
+});
+
+test('SentencePiece itself (the slow tokenizer\'s encoder) gives the same ids, the golden prompt ids are reproduced, and prepare_tokenizer_dir writes the same tokenizer.json', { skip: noSentencePiece }, async () => {
+  const sentencePiece = await runSentencePieceAsync(llama.pieces, strings.map(({ text }) => text), golden.cases.map(({ instruction }) => instruction), golden.numPatches);
+  assert.deepEqual(sentencePiece.promptIds, golden.cases.map(({ ids }) => ids), 'test/fixtures/llama-prompt-ids.json is what the slow tokenizer gives today');
   const againstPackage = mismatches(strings, (text) => llama.reference.encode(text), (_, i) => sentencePiece.ids[i]);
   assert.deepEqual(againstPackage, { count: 0, byCategory: {}, examples: [] }, 'llama-tokenizer-js against SentencePiece');
   const againstRuntime = mismatches(strings, (text) => converted.tokenizer.encode(text), (_, i) => sentencePiece.ids[i]);

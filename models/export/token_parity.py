@@ -43,7 +43,9 @@ DEMO_INSTRUCTIONS = [
     "let the floor be made of wood",
 ]
 
-#: LLaMA's own special tokens; the slow tokenizer never split them either.
+#: LLaMA's own special tokens; the slow tokenizer never split them either. Whether it stripped the spaces around
+#: them (as here) depends on whether LLaVA's saved special tokens load as plain strings or as AddedTokens; the
+#: runtime refuses their text in an instruction (build-prompt.ts), so no prompt it builds depends on it.
 LLAMA_SPECIAL_IDS = {"<unk>": 0, "<s>": 1, "</s>": 2}
 
 

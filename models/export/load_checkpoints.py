@@ -567,7 +567,11 @@ def _check_tokenizer_dir(tokenizer_dir: Path, token_ids: dict[str, int]) -> None
     tok_path = tokenizer_dir / "tokenizer.json"
     if not tok_path.is_file() or not (tokenizer_dir / "tokenizer_config.json").is_file():
         raise CheckpointError(f"{tokenizer_dir} lacks tokenizer.json or tokenizer_config.json: make it with prepare_tokenizer_dir.")
-    have = {e["content"]: e["id"] for e in json.loads(tok_path.read_text(encoding="utf-8")).get("added_tokens", [])}
+    tok = json.loads(tok_path.read_text(encoding="utf-8"))
+    if (tok.get("pre_tokenizer") or {}).get("type") == "Metaspace":
+        # what prepare_tokenizer_dir wrote before 2026-11-29, with merges ranked by id (tokenizer_json.bpe_merges)
+        raise CheckpointError(f"{tok_path} was made by an older prepare_tokenizer_dir, which merged whitespace and leading spaces unlike LLaMA. Re-make it with prepare_tokenizer_dir.")
+    have = {e["content"]: e["id"] for e in tok.get("added_tokens", [])}
     wrong = [f"{t} (expected {i}, found {have.get(t)})" for t, i in token_ids.items() if have.get(t) != i]
     if wrong:
         raise CheckpointError(f"{tok_path}: wrong or missing added tokens: {', '.join(wrong[:4])}. Re-make it with prepare_tokenizer_dir.")

@@ -1,5 +1,6 @@
 // Everything that can go wrong, said in plain language with the next thing to do.
 import { countCharacters } from '../companion-server/protocol/count-characters.ts';
+import { stripLikePython } from '../companion-server/protocol/strip-like-python.ts';
 import type { ServerLimits } from '../companion-server/protocol/messages.ts';
 import type { ConnectionStatus } from './connection/companion-connection.ts';
 import type { ServerAddress } from './connection/server-address.ts';
@@ -79,7 +80,8 @@ export function describeServerError(code: string, message: string): string {
 
 /** Before submitting: the instruction against the server's limit. */
 export function checkInstruction(instruction: string, limits: ServerLimits): string | undefined {
-  if (instruction.trim() === '') return 'Type what to change, for example "make it look like autumn".';
+  // Empty as the server sees it: trimmed as Python trims (strip-like-python.ts).
+  if (stripLikePython(instruction) === '') return 'Type what to change, for example "make it look like autumn".';
   const length = countCharacters(instruction);
   if (length > limits.maxInstructionLength) {
     return `The instruction is ${length} characters; the server takes at most ${limits.maxInstructionLength}. Shorten it.`;

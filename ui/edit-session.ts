@@ -3,6 +3,7 @@
 // call the actions; the state changes only here, and each change notifies the subscriber.
 import { emit, on } from '@create-figma-plugin/utilities';
 import type { ResultHeader, ServerBinaryHeader, ServerMessage, WireEditParameters } from '../companion-server/protocol/messages.ts';
+import { stripLikePython } from '../companion-server/protocol/strip-like-python.ts';
 import type {
   ExportedImage,
   ExportedImagesHandler,
@@ -247,7 +248,8 @@ export class EditSession {
       this.showNotice(problem, hello === undefined);
       return false;
     }
-    const text = instruction.trim();
+    // Trimmed as the server trims (as Python does), so the text remembered is the text edited.
+    const text = stripLikePython(instruction);
     this.requestExport(text, toWireParameters(state.settings.parameters), (requestId, maxSide) =>
       emit<ExportSelectionHandler>('EXPORT_SELECTION', { requestId, maxSide }),
       chooseExportSide(state.selection.items, hello.limits),

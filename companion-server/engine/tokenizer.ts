@@ -15,12 +15,15 @@ export interface DecodeOptions {
 
 export class MgieTokenizer {
   readonly bosId: number;
+  /** The text of every added token (<unk>, <s>, </s>, <im_patch>, ..., [IMG7]): encode turns it into that token. */
+  readonly addedTokens: readonly string[];
   readonly #tokenizer: Tokenizer;
   readonly #vocabSize: number;
 
-  private constructor(tokenizer: Tokenizer, bosId: number) {
+  private constructor(tokenizer: Tokenizer, bosId: number, addedTokens: readonly string[]) {
     this.#tokenizer = tokenizer;
     this.bosId = bosId;
+    this.addedTokens = addedTokens;
     // Ids run from 0 to the highest added token (32010 in MGIE): the embedding's row count.
     let maxId = -1;
     for (const id of tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
@@ -48,7 +51,8 @@ export class MgieTokenizer {
     if (bosId === undefined) {
       throw invalid('tokenizer_config.json', `its bos_token (${JSON.stringify(tokenizerConfig.bos_token)}) is not a token of tokenizer.json`);
     }
-    return new MgieTokenizer(tokenizer, bosId);
+    const addedTokens = tokenizerJson.added_tokens.map((entry) => (isObject(entry) ? entry.content : undefined)).filter((content): content is string => typeof content === 'string');
+    return new MgieTokenizer(tokenizer, bosId, addedTokens);
   }
 
   /**

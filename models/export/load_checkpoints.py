@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint_error import CheckpointError
+from .tokenizer_json import fix_tokenizer_files, read_sentencepiece_model, write_tokenizer_dir  # noqa: F401 - fix_tokenizer_files re-exported
 from .torch_models import BundleSettings, EditMapper, MgieTorchModels
 
 log = logging.getLogger(__name__)
@@ -67,10 +69,6 @@ MGIE_7B_LICENSE = (
     "Diffusion v1.5, CreativeML OpenRAIL-M). "
     "Check every licence before using this bundle."
 )
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, incomplete or not the expected model."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -558,86 +556,19 @@ def load_real_models(llava_dir: Path, mgie_dir: Path, ip2p_dir: Path, clip_dir: 
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Tokenizer
+# Tokenizer (the conversion itself is tokenizer_json.py: standard library only, so the Node tests run it)
 # ----------------------------------------------------------------------------------------------------------
-#
-# The demo's tokenizer is the SLOW LlamaTokenizer of the transformers that LLaVA 7ace501 pins (git cae78c46,
-# March 2023, which has no fast Llama tokenizer) over LLaMA's SentencePiece model. Its behaviour, which the
-# model was trained and evaluated with (LLaVA's train.py also uses use_fast=False):
-#   - the text is split on every added token; whitespace on BOTH sides of an added token is stripped
-#     (tokenization_utils.py `tokenize`: plain-string added tokens strip left and right by default), so the
-#     "\n" before <im_start> and the space before "ASSISTANT:" produce no tokens;
-#   - every remaining piece goes through SentencePiece on its own, which adds its dummy prefix "▁" to each;
-#   - BOS (id 1, sp.bos_id()) is prepended.
-# In tokenizer.json terms: every added token with lstrip and rstrip, and a Metaspace pre-tokenizer that
-# prepends "▁" to every piece (prepend_scheme "always", transformers' legacy=True), no normalizer.
-# token_parity.reference_prompt_ids replays these rules with sentencepiece itself, independently of
-# `tokenizers`; DemoSlowTokenizer records its ids in token-parity.json for the runtime's test.
-
-def _added_token_entry(token_id: int, content: str, strip: bool) -> dict:
-    return {"id": token_id, "content": content, "single_word": False, "lstrip": strip, "rstrip": strip,
-            "normalized": False, "special": True}
-
-
-def fix_tokenizer_files(out_dir: Path, token_ids: dict[str, int]) -> None:
-    """Rewrites tokenizer.json and tokenizer_config.json in out_dir so they encode like the demo's slow tokenizer.
-
-    Pure JSON: whatever the transformers/tokenizers versions that wrote the files, afterwards every added token
-    sits at its checkpoint id with lstrip/rstrip, the pre-tokenizer prepends "▁" to every piece, BOS comes from
-    the post-processor, and tokenizer_config.json says the same (legacy=True, the same added_tokens_decoder).
-    """
-    tok_path, cfg_path = out_dir / "tokenizer.json", out_dir / "tokenizer_config.json"
-    tok = json.loads(tok_path.read_text(encoding="utf-8"))
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
-    model = tok.get("model", {})
-    if model.get("type") != "BPE" or not model.get("byte_fallback"):
-        raise CheckpointError(f"{tok_path}: model {model.get('type')} (byte_fallback {model.get('byte_fallback')}); expected LLaMA's BPE with byte fallback.")
-    vocab = model["vocab"]
-    for content, token_id in (("<unk>", 0), ("<s>", 1), ("</s>", 2)):
-        if vocab.get(content) != token_id:
-            raise CheckpointError(f"{tok_path}: {content} has id {vocab.get(content)}, expected {token_id} (LLaMA's tokenizer.model).")
-    specials = [_added_token_entry(i, c, False) for c, i in (("<unk>", 0), ("<s>", 1), ("</s>", 2))]
-    added = [_added_token_entry(i, c, True) for c, i in sorted(token_ids.items(), key=lambda item: item[1])]
-    first = added[0]["id"]
-    if first != len(vocab) or [a["id"] for a in added] != list(range(first, first + len(added))):
-        raise CheckpointError(f"{tok_path}: the base vocabulary has {len(vocab)} pieces, so the added tokens cannot have ids {first}..{added[-1]['id']}. Is tokenizer.model LLaVA's?")
-    others = [e for e in tok.get("added_tokens", []) if e["content"] not in {a["content"] for a in specials + added}]
-    if others:
-        raise CheckpointError(f"{tok_path} has added tokens the checkpoint does not know: {', '.join(e['content'] for e in others[:5])}.")
-    tok["added_tokens"] = specials + added
-    tok["normalizer"] = None
-    tok["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False}
-    tok["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-        "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                 {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
-        "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
-    }
-    tok_path.write_text(json.dumps(tok, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-    decoder = {}
-    for entry in specials + added:
-        decoder[str(entry["id"])] = {k: entry[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
-    cfg.update({
-        "tokenizer_class": "LlamaTokenizer",
-        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-        "add_bos_token": True, "add_eos_token": False,
-        # prepend "▁" to every piece, as SentencePiece did to every piece in the slow tokenizer
-        "legacy": True, "add_prefix_space": True,
-        # transformers 4.x decoded with clean_up_tokenization_spaces=True (the demo's tokenizer.decode)
-        "clean_up_tokenization_spaces": True,
-        "added_tokens_decoder": decoder,
-    })
-    cfg_path.write_text(json.dumps(cfg, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
 
 def _check_tokenizer_dir(tokenizer_dir: Path, token_ids: dict[str, int]) -> None:
     """A tokenizer folder passed in must hold every added token at the checkpoint's id."""
     tok_path = tokenizer_dir / "tokenizer.json"
     if not tok_path.is_file() or not (tokenizer_dir / "tokenizer_config.json").is_file():
         raise CheckpointError(f"{tokenizer_dir} lacks tokenizer.json or tokenizer_config.json: make it with prepare_tokenizer_dir.")
-    have = {e["content"]: e["id"] for e in json.loads(tok_path.read_text(encoding="utf-8")).get("added_tokens", [])}
+    tok = json.loads(tok_path.read_text(encoding="utf-8"))
+    if (tok.get("pre_tokenizer") or {}).get("type") == "Metaspace":
+        # what prepare_tokenizer_dir wrote before 2026-11-29, with merges ranked by id (tokenizer_json.bpe_merges)
+        raise CheckpointError(f"{tok_path} was made by an older prepare_tokenizer_dir, which merged whitespace and leading spaces unlike LLaMA. Re-make it with prepare_tokenizer_dir.")
+    have = {e["content"]: e["id"] for e in tok.get("added_tokens", [])}
     wrong = [f"{t} (expected {i}, found {have.get(t)})" for t, i in token_ids.items() if have.get(t) != i]
     if wrong:
         raise CheckpointError(f"{tok_path}: wrong or missing added tokens: {', '.join(wrong[:4])}. Re-make it with prepare_tokenizer_dir.")
@@ -647,34 +578,12 @@ def prepare_tokenizer_dir(llava_dir: Path, out_dir: Path) -> Path:
     """Writes out_dir/tokenizer.json and tokenizer_config.json from LLaVA's SentencePiece model, with <im_patch>
     <im_start> <im_end> [IMG0]..[IMG7] at the checkpoint's ids, encoding like the demo's slow tokenizer.
 
-    The BPE vocabulary and merges are derived from the SentencePiece model the way transformers' converter does
-    (pieces in id order, merges from generate_merges), written as JSON, then fixed up by fix_tokenizer_files. Pure
-    Python: needs sentencepiece and transformers, not the compiled `tokenizers`. write_token_parity then records
-    the demo tokenizer's ids, which test/models/token-parity.test.ts compares with the runtime's.
+    tokenizer_json.write_tokenizer_dir does the conversion (its docstring says how). write_token_parity then
+    records the demo tokenizer's ids, which test/models/token-parity.test.ts compares with the runtime's.
     """
-    import sentencepiece as spm
-    from transformers.tokenization_utils_base import generate_merges
-
     llava_dir, out_dir = Path(llava_dir), Path(out_dir)
     sp_model = llava_dir / "tokenizer.model"
     if not sp_model.is_file():
         raise CheckpointError(f"{sp_model} is missing: the LLaVA folder must hold LLaMA's SentencePiece model (apply_delta copies it).")
     token_ids = checkpoint_token_ids(llava_dir)
-    processor = spm.SentencePieceProcessor(model_file=str(sp_model))
-    vocab = {processor.id_to_piece(i): i for i in range(processor.get_piece_size())}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
-        "normalizer": None, "pre_tokenizer": None, "post_processor": None,
-        # SentencePiece's "▁" back to spaces, byte pieces back to bytes, and the dummy prefix's space dropped
-        "decoder": {"type": "Sequence", "decoders": [
-            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"},
-            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
-        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
-                  "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
-                  "vocab": vocab, "merges": [list(merge) for merge in generate_merges(vocab)]},
-    }
-    (out_dir / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
-    (out_dir / "tokenizer_config.json").write_text("{}", encoding="utf-8")
-    fix_tokenizer_files(out_dir, token_ids)
-    return out_dir
+    return write_tokenizer_dir(read_sentencepiece_model(sp_model), token_ids, out_dir)

@@ -43,7 +43,9 @@ DEMO_INSTRUCTIONS = [
     "let the floor be made of wood",
 ]
 
-#: LLaMA's own special tokens; the slow tokenizer never split them either.
+#: LLaMA's own special tokens; the slow tokenizer never split them either. Whether it stripped the spaces around
+#: them (as here) depends on whether LLaVA's saved special tokens load as plain strings or as AddedTokens; the
+#: runtime refuses their text in an instruction (build-prompt.ts), so no prompt it builds depends on it.
 LLAMA_SPECIAL_IDS = {"<unk>": 0, "<s>": 1, "</s>": 2}
 
 
@@ -53,8 +55,9 @@ def prompt_text(instruction: str, num_patches: int, template: str | None = None,
     template = template if template is not None else settings_defaults["prompt_template"].default
     tokens = tokens if tokens is not None else settings_defaults["tokens"].default_factory()
     image = tokens["imStart"] + tokens["imPatch"] * num_patches + tokens["imEnd"]
-    # the first occurrence of each, in this order, exactly as buildPromptIds (String.replace with a string)
-    return template.replace("{instruction}", instruction, 1).replace("{image}", image, 1)
+    # Both slots in ONE pass, as buildPromptIds: an instruction that contains "{image}" or "{instruction}" stays
+    # text, as in the demo, which formats the instruction into its string ("...if '%s'" % ins) and appends the image.
+    return re.sub(r"\{instruction\}|\{image\}", lambda slot: instruction if slot.group(0) == "{instruction}" else image, template)
 
 
 def reference_prompt_ids(sp_model: Path | str, added_token_ids: dict[str, int], text: str) -> list[int]:

@@ -32,13 +32,17 @@ export function drawTestPicture(content: PictureContent, width: number, height: 
   }
   // picture: two gradients, a saturated disc with hard edges, dark diagonal stripes, grain
   const m = Math.min(width, height);
+  const rgb = [0, 0, 0];
   let i = 0;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const dx = 2 * x + 1 - width;
       const dy = 2 * y + 1 - height;
-      let rgb = 9 * (dx * dx + dy * dy) < 4 * m * m ? [230, 40, 60] : [Math.floor((255 * x) / Math.max(1, width - 1)), Math.floor((255 * y) / Math.max(1, height - 1)), 128];
-      if (Math.floor((x + 2 * y) / 5) % 4 === 0) rgb = rgb.map((c) => Math.floor(c / 4));
+      const inDisc = 9 * (dx * dx + dy * dy) < 4 * m * m;
+      const stripe = Math.floor((x + 2 * y) / 5) % 4 === 0 ? 4 : 1;
+      rgb[0] = Math.floor((inDisc ? 230 : Math.floor((255 * x) / Math.max(1, width - 1))) / stripe);
+      rgb[1] = Math.floor((inDisc ? 40 : Math.floor((255 * y) / Math.max(1, height - 1))) / stripe);
+      rgb[2] = Math.floor((inDisc ? 60 : 128) / stripe);
       for (let c = 0; c < 3; c++) {
         const v = rgb[c] + (next() % 17) - 8;
         out[i++] = v < 0 ? 0 : v > 255 ? 255 : v;

@@ -26,8 +26,11 @@ export type EditProgress =
   | { type: 'stage'; stage: EditStage }
   | { type: 'token'; generated: number; maxNewTokens: number }
   | { type: 'expressive-instruction'; text: string }
-  /** `latents` is the live buffer of the step's result: copy it to keep it (e.g. for a preview). */
-  | { type: 'step'; step: number; steps: number; timestep: number; latents: Float32Array; latentShape: readonly number[] };
+  /**
+   * `latents` is the live buffer of the step's result: copy it to keep it (e.g. for a preview).
+   * `latentRegion`: the latent cells that cover the image, without the padding (for a preview).
+   */
+  | { type: 'step'; step: number; steps: number; timestep: number; latents: Float32Array; latentShape: readonly number[]; latentRegion: EditRegion };
 
 export interface EditRequest {
   /** PNG, JPEG, WebP, ... bytes of the image to edit. */
@@ -178,6 +181,15 @@ export class MgiePipeline {
     const imageLatent = float32Data((await run(sessions.vaeEncoder, { image: float32Tensor(editPixels, [1, 3, editHeight, editWidth]) })).latent);
     const f = diffusion.vaeScaleFactor;
     const latentShape = [1, diffusion.latentChannels, editHeight / f, editWidth / f] as const;
+    const { region } = canvas;
+    const latentLeft = Math.floor(region.left / f);
+    const latentTop = Math.floor(region.top / f);
+    const latentRegion = {
+      left: latentLeft,
+      top: latentTop,
+      width: Math.ceil((region.left + region.width) / f) - latentLeft,
+      height: Math.ceil((region.top + region.height) / f) - latentTop,
+    };
 
     // 6. denoising loop with three-way guidance
     enterStage('diffuse');
@@ -204,7 +216,7 @@ export class MgiePipeline {
       timestepValues.fill(t);
       const noisePred = float32Data((await run(sessions.unet, { sample, timestep, encoder_hidden_states: encoderHiddenStates })).noise_pred);
       latents = scheduler.step(combineGuidance(noisePred, B, parameters), i, latents, random).prevSample;
-      onProgress?.({ type: 'step', step: i + 1, steps: parameters.steps, timestep: t, latents, latentShape });
+      onProgress?.({ type: 'step', step: i + 1, steps: parameters.steps, timestep: t, latents, latentShape, latentRegion });
     }
 
     // 7. decode and return at the input's own size

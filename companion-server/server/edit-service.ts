@@ -130,7 +130,7 @@ export class EditService {
           previewBusy = true;
           const latents = event.latents.slice();
           const { step, steps } = event;
-          latentPreviewJpegAsync(latents, event.latentShape)
+          latentPreviewJpegAsync(latents, event.latentShape, event.latentRegion)
             .then(({ jpeg, width, height }) => this.send(owner, { kind: 'binary', header: { type: 'preview', jobId, step, steps, width, height }, payload: jpeg, droppable: true }))
             .catch(() => undefined)
             .finally(() => (previewBusy = false));

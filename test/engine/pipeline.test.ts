@@ -42,6 +42,8 @@ test('an edit returns a PNG at the input size, with the expressive instruction a
   const steps = events.filter((e) => e.type === 'step') as Extract<EditProgress, { type: 'step' }>[];
   assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4]);
   assert.deepEqual([...steps[0].latentShape], [1, 4, 16, 16]);
+  // the image's rows 24 to 97 of 128: latent rows 3 to 12 (previews show these, not the padding)
+  assert.deepEqual(steps[0].latentRegion, { left: 0, top: 3, width: 16, height: 10 });
 });
 
 test('the image keeps its aspect ratio on the edit canvas: padded to the multiple, not stretched', async () => {

@@ -42,6 +42,8 @@ test('the whole edit flow: hello, accepted, started, stages, instruction, steps,
   const previews = client.received.filter((r) => r.kind === 'binary' && r.header.type === 'preview');
   assert.ok(previews.length > 0, 'previews for a client that asked');
   assert.equal((await sharp((previews[0] as { payload: Uint8Array }).payload).metadata()).format, 'jpeg');
+  // 96x64 at 64: the image is 64x43 on a 64x64 canvas; the preview shows its latent cells (8x6, twice), not the padding
+  assert.deepEqual([(previews[0] as { header: any }).header.width, (previews[0] as { header: any }).header.height], [16, 12]);
 });
 
 test('no previews for a client that did not ask', async (t) => {

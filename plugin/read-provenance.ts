@@ -38,6 +38,7 @@ function isProvenance(value: unknown): value is Provenance {
     isNumber(p.guidanceScale) &&
     isNumber(p.imageGuidanceScale) &&
     isNumber(p.size) &&
+    (p.sizeMode === undefined || p.sizeMode === 'fit' || p.sizeMode === 'native') &&
     isSeed(p.seed) &&
     isString(p.scheduler)
   );

@@ -79,8 +79,13 @@ export interface ParameterSettings {
   steps: number;
   guidanceScale: number;
   imageGuidanceScale: number;
-  /** Long side of the edit in px (the result comes back at the exported size). */
+  /** Long side of the edit in px in size mode 'fit' (the result comes back at the exported size). */
   size: number;
+  /**
+   * 'fit': the long side scaled to `size`; 'native': the exported image's own size, as the MGIE notebook
+   * edits (the export is then capped at the server's edit size limit). Neither stretches the image.
+   */
+  sizeMode: 'fit' | 'native';
   /** 'random': the server picks a new seed per edit; 'fixed': `seed`, so an edit can be repeated. */
   seedMode: 'random' | 'fixed';
   seed: number;
@@ -92,6 +97,8 @@ export const REFERENCE_PARAMETERS: ParameterSettings = {
   guidanceScale: 7.5,
   imageGuidanceScale: 1.5,
   size: 512,
+  // The notebook edits each image at its own size (its demo inputs are 512x512).
+  sizeMode: 'native',
   seedMode: 'fixed',
   seed: 13331,
 };
@@ -114,7 +121,7 @@ export const MAX_RECENT_INSTRUCTIONS = 10;
 export const DEFAULT_SETTINGS: PluginSettings = {
   serverUrl: DEFAULT_SERVER_URL,
   token: '',
-  parameters: { ...REFERENCE_PARAMETERS, preset: 'default', seedMode: 'random' },
+  parameters: { ...REFERENCE_PARAMETERS, preset: 'default', sizeMode: 'fit', seedMode: 'random' },
   placement: 'beside',
   recentInstructions: [],
 };

@@ -250,9 +250,10 @@ export class EditSession {
     }
     // Trimmed as the server trims (as Python does), so the text remembered is the text edited.
     const text = stripLikePython(instruction);
-    this.requestExport(text, toWireParameters(state.settings.parameters), (requestId, maxSide) =>
+    const parameters = toWireParameters(state.settings.parameters);
+    this.requestExport(text, parameters, (requestId, maxSide) =>
       emit<ExportSelectionHandler>('EXPORT_SELECTION', { requestId, maxSide }),
-      chooseExportSide(state.selection.items, hello.limits),
+      chooseExportSide(state.selection.items, hello.limits, parameters),
     );
     this.rememberInstruction(text);
     return true;
@@ -267,14 +268,14 @@ export class EditSession {
       this.showNotice('Not connected. Wait for the connection, then try again.', true);
       return false;
     }
-    const { steps, guidanceScale, imageGuidanceScale, size, scheduler } = selected.provenance.parameters;
-    const parameters: WireEditParameters = { steps, guidanceScale, imageGuidanceScale, size, scheduler: scheduler as WireEditParameters['scheduler'] };
+    const { steps, guidanceScale, imageGuidanceScale, size, sizeMode, scheduler } = selected.provenance.parameters;
+    const parameters: WireEditParameters = { steps, guidanceScale, imageGuidanceScale, size, sizeMode, scheduler: scheduler as WireEditParameters['scheduler'] };
     const { limits } = state.connection.hello;
     const sourceNodeId = selected.provenance.sourceNodeId;
     this.requestExport(selected.provenance.instruction, parameters, (requestId, maxSide) =>
       emit<ExportNodeHandler>('EXPORT_NODE', { requestId, nodeId: sourceNodeId, maxSide }),
       // the original's size is not known here: a square is the most a pixel limit can cut its side to
-      chooseExportSide([{ width: 1, height: 1 }], limits),
+      chooseExportSide([{ width: 1, height: 1 }], limits, parameters),
     );
     return true;
   }

@@ -14,6 +14,7 @@ export function normalizeSettings(raw: unknown): PluginSettings {
     guidanceScale: pick(parameters.guidanceScale, defaults.guidanceScale, isNumber),
     imageGuidanceScale: pick(parameters.imageGuidanceScale, defaults.imageGuidanceScale, isNumber),
     size: pick(parameters.size, defaults.size, isNumber),
+    sizeMode: pick(parameters.sizeMode, defaults.sizeMode, (v) => v === 'fit' || v === 'native'),
     seedMode: pick(parameters.seedMode, defaults.seedMode, (v) => v === 'random' || v === 'fixed'),
     seed: pick(parameters.seed, defaults.seed, isNumber),
   };

@@ -8,12 +8,12 @@ export function toWireParameters(parameters: ParameterSettings): WireEditParamet
     case 'default':
       return {};
     case 'reference': {
-      const { steps, guidanceScale, imageGuidanceScale, size, seed } = REFERENCE_PARAMETERS;
-      return { steps, guidanceScale, imageGuidanceScale, size, seed, scheduler: 'euler-ancestral' };
+      const { steps, guidanceScale, imageGuidanceScale, size, sizeMode, seed } = REFERENCE_PARAMETERS;
+      return { steps, guidanceScale, imageGuidanceScale, size, sizeMode, seed, scheduler: 'euler-ancestral' };
     }
     case 'custom': {
-      const { steps, guidanceScale, imageGuidanceScale, size, seedMode, seed } = parameters;
-      return { steps, guidanceScale, imageGuidanceScale, size, ...(seedMode === 'fixed' ? { seed } : {}) };
+      const { steps, guidanceScale, imageGuidanceScale, size, sizeMode, seedMode, seed } = parameters;
+      return { steps, guidanceScale, imageGuidanceScale, size, sizeMode, ...(seedMode === 'fixed' ? { seed } : {}) };
     }
   }
 }

@@ -1,5 +1,7 @@
 // Turns `mgie edit` flags (and MGIE_BUNDLE) into a typed options object; nothing else.
 import { type EditParameterInput, MAX_SEED } from '../engine/edit-parameters.ts';
+import { SIZE_MODES, type SizeMode } from '../engine/image/edit-size.ts';
+import { DEFAULT_LIMITS } from '../engine/image/image-limits.ts';
 import { SCHEDULER_NAMES, type SchedulerName } from '../engine/schedulers/scheduler.ts';
 import { UsageError } from './cli-errors.ts';
 import { type OutputFormat, outputFormatOf } from './edit-output.ts';
@@ -24,9 +26,11 @@ export interface EditCommandOptions {
 
 export const EDIT_USAGE = `Usage: mgie edit --image IN (--instruction TEXT | --instruction-file FILE) --out OUT.png|.jpg|.webp
                  [--bundle DIR] [--seed N|-1] [--steps N] [--guidance F] [--image-guidance F] [--size N]
-                 [--scheduler ${SCHEDULER_NAMES.join('|')}] ${PROVIDER_USAGE} [--threads N]
+                 [--size-mode ${SIZE_MODES.join('|')}] [--scheduler ${SCHEDULER_NAMES.join('|')}] ${PROVIDER_USAGE} [--threads N]
                  [--initial-noise NOISE.npy] [--json]
 --instruction-file - reads the instruction from stdin. --seed -1 (the default) draws a random seed.
+--size-mode fit (the default) scales the long side to --size; native edits at the image's own size, as the
+MGIE notebook does, up to the edit size limit (${DEFAULT_LIMITS.maxEditSize} px a side).
 Environment: MGIE_BUNDLE (--bundle wins).`;
 
 export function parseEditOptions(args: string[], env: NodeJS.ProcessEnv = process.env): EditCommandOptions {
@@ -43,6 +47,7 @@ export function parseEditOptions(args: string[], env: NodeJS.ProcessEnv = proces
       guidance: { type: 'string' },
       'image-guidance': { type: 'string' },
       size: { type: 'string' },
+      'size-mode': { type: 'string' },
       scheduler: { type: 'string' },
       provider: { type: 'string' },
       threads: { type: 'string' },
@@ -64,12 +69,16 @@ export function parseEditOptions(args: string[], env: NodeJS.ProcessEnv = proces
   if (values.scheduler !== undefined && !SCHEDULER_NAMES.includes(values.scheduler as SchedulerName)) {
     throw new UsageError(`--scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got "${values.scheduler}".`);
   }
+  if (values['size-mode'] !== undefined && !SIZE_MODES.includes(values['size-mode'] as SizeMode)) {
+    throw new UsageError(`--size-mode must be one of ${SIZE_MODES.join(', ')}, got "${values['size-mode']}".`);
+  }
   const parameters: EditParameterInput = {
     seed: seed(values.seed),
     steps: wholeNumber(values.steps, '--steps'),
     guidanceScale: decimal(values.guidance, '--guidance'),
     imageGuidanceScale: decimal(values['image-guidance'], '--image-guidance'),
     size: wholeNumber(values.size, '--size'),
+    sizeMode: values['size-mode'] as SizeMode | undefined,
     scheduler: values.scheduler as SchedulerName | undefined,
   };
   return {

@@ -8,6 +8,7 @@ import { checkInstruction } from '../engine/check-instruction.ts';
 import { resolveEditParameters } from '../engine/edit-parameters.ts';
 import { MgieError } from '../engine/errors.ts';
 import { checkImageHeaderAsync } from '../engine/image/decode-input-image.ts';
+import { editSize } from '../engine/image/edit-size.ts';
 import { DEFAULT_LIMITS } from '../engine/image/image-limits.ts';
 import { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import { CommandFailure } from './cli-errors.ts';
@@ -47,7 +48,7 @@ async function editAsync(options: EditCommandOptions, bar: cliProgress.SingleBar
   const image = await readFile(options.image).catch((cause: NodeJS.ErrnoException) => {
     throw new MgieError('MGIE_ERR_BAD_IMAGE', `Cannot read the image ${options.image} (${cause.code ?? cause.message}). Check the path.`, { cause });
   });
-  await checkImageHeaderAsync(image, DEFAULT_LIMITS);
+  const header = await checkImageHeaderAsync(image, DEFAULT_LIMITS);
   const outFormat = options.outFormat ?? outputFormatOf(options.out);
   await checkOutputPathAsync(options.out);
   const initialNoise = options.initialNoise === undefined ? undefined : (await readFloat32NpyAsync(options.initialNoise)).data;
@@ -56,6 +57,8 @@ async function editAsync(options: EditCommandOptions, bar: cliProgress.SingleBar
   const bundleDir = await resolveBundleDirAsync(options.bundle);
   const manifest = await readBundleManifestAsync(path.resolve(bundleDir));
   const parameters = resolveEditParameters(options.parameters, manifest, DEFAULT_LIMITS);
+  const { sizeMultiple, vaeScaleFactor } = manifest.diffusion;
+  editSize(header.width, header.height, { mode: parameters.sizeMode, size: parameters.size, sizeMultiple, vaeScaleFactor, maxEditSize: DEFAULT_LIMITS.maxEditSize });
 
   // 3. the models, and the edit
   const pipeline = await MgiePipeline.loadAsync(bundleDir, {
@@ -89,10 +92,12 @@ async function editAsync(options: EditCommandOptions, bar: cliProgress.SingleBar
       guidanceScale: result.parameters.guidanceScale,
       imageGuidanceScale: result.parameters.imageGuidanceScale,
       scheduler: result.parameters.scheduler,
+      sizeMode: result.parameters.sizeMode,
       width: result.width,
       height: result.height,
       editWidth: result.editWidth,
       editHeight: result.editHeight,
+      editRegion: result.editRegion,
       generatedIds: result.generatedIds,
       imgHiddenStart: result.imgHiddenStart,
       timings: Object.fromEntries(Object.entries(result.timings).map(([stage, ms]) => [stage, Math.round(ms)])),

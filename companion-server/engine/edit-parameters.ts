@@ -1,5 +1,6 @@
 import type { BundleManifest } from './bundle/bundle-manifest.ts';
 import { MgieError } from './errors.ts';
+import { SIZE_MODES, type SizeMode } from './image/edit-size.ts';
 import type { ImageLimits } from './image/image-limits.ts';
 import { drawSeed } from './random.ts';
 import { SCHEDULER_NAMES, type SchedulerName } from './schedulers/scheduler.ts';
@@ -8,8 +9,10 @@ export interface EditParameters {
   steps: number;
   guidanceScale: number;
   imageGuidanceScale: number;
-  /** The long side, in pixels, the model edits at; the result comes back at the input's size. */
+  /** The long side, in pixels, the model edits at in size mode 'fit'; the result comes back at the input's size. */
   size: number;
+  /** 'fit': the long side scaled to `size`; 'native': the image's own size, as the reference notebook (image/edit-size.ts). */
+  sizeMode: SizeMode;
   seed: number;
   scheduler: SchedulerName;
 }
@@ -38,9 +41,11 @@ export function resolveEditParameters(input: EditParameterInput, manifest: Bundl
   if (!Number.isInteger(size) || size < sizeMultiple || size > limits.maxEditSize || size % sizeMultiple !== 0) {
     bad(`size must be a multiple of ${sizeMultiple} from ${sizeMultiple} to ${limits.maxEditSize}, got ${input.size}.`);
   }
+  const sizeMode = input.sizeMode ?? 'fit';
+  if (!SIZE_MODES.includes(sizeMode)) bad(`sizeMode must be one of ${SIZE_MODES.join(', ')}, got "${input.sizeMode}".`);
   const seed = input.seed ?? drawSeed();
   if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) bad(`seed must be a whole number from 0 to ${MAX_SEED}, got ${input.seed}.`);
   const schedulerName = input.scheduler ?? (scheduler.type as SchedulerName);
   if (!SCHEDULER_NAMES.includes(schedulerName)) bad(`scheduler must be one of ${SCHEDULER_NAMES.join(', ')}, got "${input.scheduler}".`);
-  return { steps, guidanceScale, imageGuidanceScale, size, seed, scheduler: schedulerName };
+  return { steps, guidanceScale, imageGuidanceScale, size, sizeMode, seed, scheduler: schedulerName };
 }

@@ -10,8 +10,8 @@ import { cleanExpressiveInstruction } from './generation/clean-expressive-instru
 import { generateGreedyAsync } from './generation/generate-greedy.ts';
 import { selectImgHidden } from './generation/select-img-hidden.ts';
 import { decodeInputImageAsync } from './image/decode-input-image.ts';
-import { editDimensions } from './image/edit-size.ts';
-import { encodeResultPngAsync, prepareEditPixelsAsync } from './image/edit-image-tensors.ts';
+import { type EditRegion, type EditSize, editSize } from './image/edit-size.ts';
+import { encodeResultPngAsync, prepareEditPixels } from './image/edit-image-tensors.ts';
 import { DEFAULT_LIMITS, type ImageLimits } from './image/image-limits.ts';
 import { prepareClipPixelsAsync } from './image/prepare-clip-pixels.ts';
 import { float32Data, float32Tensor, int64Tensor, type ModelSession, type Tensor } from './onnx-runtime.ts';
@@ -26,8 +26,11 @@ export type EditProgress =
   | { type: 'stage'; stage: EditStage }
   | { type: 'token'; generated: number; maxNewTokens: number }
   | { type: 'expressive-instruction'; text: string }
-  /** `latents` is the live buffer of the step's result: copy it to keep it (e.g. for a preview). */
-  | { type: 'step'; step: number; steps: number; timestep: number; latents: Float32Array; latentShape: readonly number[] };
+  /**
+   * `latents` is the live buffer of the step's result: copy it to keep it (e.g. for a preview).
+   * `latentRegion`: the latent cells that cover the image, without the padding (for a preview).
+   */
+  | { type: 'step'; step: number; steps: number; timestep: number; latents: Float32Array; latentShape: readonly number[]; latentRegion: EditRegion };
 
 export interface EditRequest {
   /** PNG, JPEG, WebP, ... bytes of the image to edit. */
@@ -64,8 +67,11 @@ export interface EditResult {
   height: number;
   expressiveInstruction: string;
   parameters: EditParameters;
+  /** The canvas the VAE and UNet ran on (multiples of the bundle's diffusion.sizeMultiple). */
   editWidth: number;
   editHeight: number;
+  /** Where the image lay on that canvas, unstretched; the rest was padding, cut off the result. */
+  editRegion: EditRegion;
   generatedTokens: number;
   /** The generated token ids (expressive instruction, IMG tokens, EOS), for diagnostics and comparisons. */
   generatedIds: number[];
@@ -131,11 +137,10 @@ export class MgiePipeline {
     const instruction = this.checkInstruction(request.instruction);
     const promptIds = buildPromptIds(instruction, manifest, tokenizer, tokenIds);
     const image = await decodeInputImageAsync(request.image, this.limits);
-    const { width: editWidth, height: editHeight } = editDimensions(image.width, image.height, parameters.size, diffusion.sizeMultiple);
-    const [clipPixels, editPixels] = await Promise.all([
-      prepareClipPixelsAsync(image, vision.imageSize, vision.mean, vision.std),
-      prepareEditPixelsAsync(image, editWidth, editHeight),
-    ]);
+    const canvas = this.editSize(image.width, image.height, parameters);
+    const { width: editWidth, height: editHeight } = canvas;
+    const clipPixels = await prepareClipPixelsAsync(image, vision.imageSize, vision.mean, vision.std);
+    const editPixels = prepareEditPixels(image, canvas);
 
     // 2. image features spliced over the <im_patch> embeddings
     enterStage('vision');
@@ -192,6 +197,15 @@ export class MgiePipeline {
     const f = diffusion.vaeScaleFactor;
     const latentShape = [1, diffusion.latentChannels, editHeight / f, editWidth / f] as const;
     onTensor?.('image-latent', imageLatent.slice(), latentShape);
+    const { region } = canvas;
+    const latentLeft = Math.floor(region.left / f);
+    const latentTop = Math.floor(region.top / f);
+    const latentRegion = {
+      left: latentLeft,
+      top: latentTop,
+      width: Math.ceil((region.left + region.width) / f) - latentLeft,
+      height: Math.ceil((region.top + region.height) / f) - latentTop,
+    };
 
     // 6. denoising loop with three-way guidance
     enterStage('diffuse');
@@ -218,7 +232,7 @@ export class MgiePipeline {
       timestepValues.fill(t);
       const noisePred = float32Data((await run(sessions.unet, { sample, timestep, encoder_hidden_states: encoderHiddenStates })).noise_pred);
       latents = scheduler.step(combineGuidance(noisePred, B, parameters), i, latents, random).prevSample;
-      onProgress?.({ type: 'step', step: i + 1, steps: parameters.steps, timestep: t, latents, latentShape });
+      onProgress?.({ type: 'step', step: i + 1, steps: parameters.steps, timestep: t, latents, latentShape, latentRegion });
     }
 
     // 7. decode and return at the input's own size
@@ -227,7 +241,7 @@ export class MgiePipeline {
     const scaled = new Float32Array(latents.length);
     for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / diffusion.scalingFactor;
     const decoded = float32Data((await run(sessions.vaeDecoder, { latent: float32Tensor(scaled, latentShape) })).image);
-    const png = await encodeResultPngAsync(decoded, editWidth, editHeight, image);
+    const png = await encodeResultPngAsync(decoded, canvas, image);
     timings.decode += performance.now() - stageStarted;
 
     return {
@@ -238,6 +252,7 @@ export class MgiePipeline {
       parameters,
       editWidth,
       editHeight,
+      editRegion: canvas.region,
       generatedTokens: generation.generatedIds.length,
       generatedIds: [...generation.generatedIds],
       stoppedBy: generation.stoppedBy,
@@ -249,6 +264,15 @@ export class MgiePipeline {
 
   async releaseAsync(): Promise<void> {
     await this.bundle.releaseAsync();
+  }
+
+  /**
+   * The edit canvas for an image of this size (image/edit-size.ts); throws when size mode 'native' would
+   * go over the edit size limit, so that the server can refuse such an edit before it waits in line.
+   */
+  editSize(width: number, height: number, parameters: EditParameters): EditSize {
+    const { sizeMultiple, vaeScaleFactor } = this.manifest.diffusion;
+    return editSize(width, height, { mode: parameters.sizeMode, size: parameters.size, sizeMultiple, vaeScaleFactor, maxEditSize: this.limits.maxEditSize });
   }
 
   /** Checks an instruction (non-empty, within the length limit) and returns it trimmed. */

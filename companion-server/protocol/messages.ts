@@ -15,6 +15,8 @@ export const EditParametersSchema = Type.Object(
     guidanceScale: Type.Optional(Type.Number({ minimum: 0 })),
     imageGuidanceScale: Type.Optional(Type.Number({ minimum: 0 })),
     size: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** 'fit' (default): the long side scaled to `size`; 'native': the image's own size, as the MGIE notebook. */
+    sizeMode: Type.Optional(Type.Union([Type.Literal('fit'), Type.Literal('native')])),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff })),
     scheduler: Type.Optional(Type.Union([Type.Literal('euler-ancestral'), Type.Literal('euler'), Type.Literal('ddim')])),
   },
@@ -63,6 +65,8 @@ export interface JobParameters {
   guidanceScale: number;
   imageGuidanceScale: number;
   size: number;
+  /** Absent from results of servers before size modes (they scaled, as 'fit' does, but stretched). */
+  sizeMode?: 'fit' | 'native';
   seed: number;
   scheduler: string;
 }
@@ -76,7 +80,7 @@ export interface ServerInfo {
     provider: string;
     /** How the provider was chosen (`auto` or a named one) and why each other GPU provider was not. */
     providers: { requested: string; chosen: string; notChosen: Array<{ name: string; reason: string }> };
-    defaults: Omit<JobParameters, 'seed' | 'scheduler'>;
+    defaults: Omit<JobParameters, 'seed' | 'scheduler' | 'sizeMode'>;
   } | null;
   ready: boolean;
   limits: ServerLimits;
@@ -86,7 +90,7 @@ export interface ServerInfo {
 export type EditStageName = 'prepare' | 'vision' | 'generate' | 'condition' | 'encode' | 'diffuse' | 'decode';
 
 export type ServerMessage =
-  | { type: 'hello'; protocol: number; clientId: string; server: { name: string; version: string }; model: { name: string; provider: string; defaults: Omit<JobParameters, 'seed'> }; limits: ServerLimits }
+  | { type: 'hello'; protocol: number; clientId: string; server: { name: string; version: string }; model: { name: string; provider: string; defaults: Omit<JobParameters, 'seed' | 'sizeMode'> }; limits: ServerLimits }
   /** The job is in the queue; `position` 0 means it starts now. Re-sent for each job on reconnect. */
   | { type: 'accepted'; jobId: string; clientJobId: string; position: number }
   | { type: 'position'; jobId: string; position: number }

@@ -281,6 +281,7 @@ function parseQueryParameters(query: Record<string, string | undefined>): Record
     parameters[key === 'guidance' ? 'guidanceScale' : key === 'imageGuidance' ? 'imageGuidanceScale' : key] = value;
   }
   if (query.scheduler !== undefined) parameters.scheduler = query.scheduler;
+  if (query.sizeMode !== undefined) parameters.sizeMode = query.sizeMode;
   return parameters;
 }
 

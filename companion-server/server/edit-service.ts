@@ -69,7 +69,9 @@ export class EditService {
     }
     const parameters = this.pipeline.resolveParameters(header.parameters ?? {});
     const instruction = this.pipeline.checkInstruction(header.instruction);
-    await checkImageHeaderAsync(image, this.options.limits);
+    const { width, height } = await checkImageHeaderAsync(image, this.options.limits);
+    // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
+    this.pipeline.editSize(width, height, parameters);
     const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
     const job: EditJob = { clientId, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
@@ -128,7 +130,7 @@ export class EditService {
           previewBusy = true;
           const latents = event.latents.slice();
           const { step, steps } = event;
-          latentPreviewJpegAsync(latents, event.latentShape)
+          latentPreviewJpegAsync(latents, event.latentShape, event.latentRegion)
             .then(({ jpeg, width, height }) => this.send(owner, { kind: 'binary', header: { type: 'preview', jobId, step, steps, width, height }, payload: jpeg, droppable: true }))
             .catch(() => undefined)
             .finally(() => (previewBusy = false));

@@ -77,7 +77,9 @@ export class ResultCache {
   /** sha256 hex of the edit's inputs. The text part is JSON (unambiguous), then the image bytes. */
   static keyOf(parts: CacheKeyParts): string {
     const header = stableStringify({
-      v: 1,
+      // 2: the image preprocessing changed (Pillow's resampling for CLIP, the padded edit canvas), so
+      // results cached before would no longer be what these inputs give.
+      v: 2,
       instruction: parts.instruction,
       parameters: parts.parameters,
       seed: parts.seed,

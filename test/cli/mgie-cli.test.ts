@@ -56,7 +56,7 @@ function npyFloat32(values: Float32Array, shape: number[]): Buffer {
 test('mgie edit --initial-noise takes the start latents from a .npy file and reports the generated ids', async () => {
   const base = ['edit', '--image', input, '--instruction', 'add fog', '--steps', '2', '--size', '128', '--scheduler', 'ddim', '--json'];
   const noisePath = path.join(dir, 'noise.npy');
-  // 120x90 at size 128 edits at 128x128 (each side rounded to a multiple of 64): latents 1x4x16x16
+  // 120x90 at size 128: a 128x96 region padded to a 128x128 canvas: latents 1x4x16x16
   const noise = Float32Array.from({ length: 4 * 16 * 16 }, (_, i) => Math.sin(i));
   await writeFile(noisePath, npyFloat32(noise, [1, 4, 16, 16]));
   const runs = [];
@@ -97,6 +97,18 @@ test('a non-numeric value exits 2 naming the flag', async () => {
   const { code, stderr } = await mgie('edit', '--image', input, '--instruction', 'x', '--out', path.join(dir, 'x.png'), '--steps', 'many');
   assert.equal(code, 2);
   assert.match(stderr, /--steps must be a whole number, got "many"/);
+});
+
+test('--size-mode native edits at the image\'s own size; an unknown mode exits 2 naming the choices', async () => {
+  const { code, stdout, stderr } = await mgie('edit', '--image', input, '--instruction', 'add fog', '--out', path.join(dir, 'native.png'), '--steps', '1', '--size-mode', 'native', '--json');
+  assert.equal(code, 0, stderr);
+  const summary = JSON.parse(stdout);
+  // 120x90: floored to 120x88 as diffusers does, centred on a 128x128 canvas
+  assert.deepEqual([summary.sizeMode, summary.editWidth, summary.editHeight, summary.editRegion], ['native', 128, 128, { left: 0, top: 16, width: 120, height: 88 }]);
+  assert.deepEqual([summary.width, summary.height], [120, 90]);
+  const unknown = await mgie('edit', '--image', input, '--instruction', 'x', '--out', path.join(dir, 'x.png'), '--size-mode', 'stretch');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--size-mode must be one of fit, native, got "stretch"/);
 });
 
 test('errors are one line that says what to do, with exit code 1', async () => {
@@ -216,12 +228,15 @@ test('inputs are checked before the bundle loads: instruction, parameters, image
 
   const longFile = path.join(dir, 'long.txt');
   await writeFile(longFile, 'a'.repeat(50_000));
+  const wide = path.join(dir, 'wide.png');
+  await writeFile(wide, await samplePhotoAsync(1100, 300));
   const cases: [string[], RegExp][] = [
     // 50,000 characters on the command line made onnxruntime's session creation crash (exit 139).
     [['--image', input, '--out', out, '--instruction', 'a'.repeat(50_000)], /The instruction is 50000 characters long; the limit is 1000\. Shorten it\./],
     [['--image', input, '--out', out, '--instruction-file', longFile], /The instruction is 50000 characters long/],
     [['--image', input, '--out', out, '--instruction', '   '], /The instruction is empty/],
     [['--image', input, '--out', out, '--instruction', 'x', '--size', '100'], /size must be a multiple of 64 from 64 to 1024, got 100/],
+    [['--image', wide, '--out', out, '--instruction', 'x', '--size-mode', 'native'], /1100x300 pixels; size mode "native" edits at the image's own size .* Use size mode "fit"/],
     [['--image', path.join(dir, 'nope.png'), '--out', out, '--instruction', 'x'], /Cannot read the image .*nope\.png \(ENOENT\)/],
     [['--image', longFile, '--out', out, '--instruction', 'x'], /The image could not be read/],
     [['--image', input, '--out', path.join(dir, 'no-such-folder', 'out.png'), '--instruction', 'x'], /Cannot write .*out\.png: the folder .*no-such-folder does not exist\. Create it, or choose another --out\./],

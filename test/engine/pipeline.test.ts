@@ -25,7 +25,7 @@ test('an edit returns a PNG at the input size, with the expressive instruction a
   const meta = await sharp(result.png).metadata();
   assert.equal(meta.format, 'png');
   assert.deepEqual([meta.width, meta.height, result.width, result.height], [301, 173, 301, 173]);
-  assert.deepEqual([result.editWidth, result.editHeight], [128, 64]);
+  assert.deepEqual([result.editWidth, result.editHeight], [128, 128]);
   assert.equal(typeof result.expressiveInstruction, 'string');
   assert.equal(result.parameters.seed, 1);
   assert.equal(result.parameters.scheduler, 'euler-ancestral');
@@ -41,7 +41,32 @@ test('an edit returns a PNG at the input size, with the expressive instruction a
   assert.equal(events.filter((e) => e.type === 'token').length, result.generatedTokens);
   const steps = events.filter((e) => e.type === 'step') as Extract<EditProgress, { type: 'step' }>[];
   assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4]);
-  assert.deepEqual([...steps[0].latentShape], [1, 4, 8, 16]);
+  assert.deepEqual([...steps[0].latentShape], [1, 4, 16, 16]);
+  // the image's rows 24 to 97 of 128: latent rows 3 to 12 (previews show these, not the padding)
+  assert.deepEqual(steps[0].latentRegion, { left: 0, top: 3, width: 16, height: 10 });
+});
+
+test('the image keeps its aspect ratio on the edit canvas: padded to the multiple, not stretched', async () => {
+  // 301x173 at 128: the region is 128x74 (173 * 128 / 301 = 73.6), centred on a 128x128 canvas
+  const result = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { ...quick, seed: 1 } });
+  assert.deepEqual(result.editRegion, { left: 0, top: 24, width: 128, height: 74 });
+  assert.ok(Math.abs(result.editRegion.width / result.editRegion.height - 301 / 173) < 1 / 74);
+  assert.equal(result.parameters.sizeMode, 'fit');
+  const meta = await sharp(result.png).metadata();
+  assert.deepEqual([meta.width, meta.height], [301, 173]);
+});
+
+test('size mode native edits at the image\'s own size (floored to 8, padded to 64), within the edit size limit', async () => {
+  const result = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { steps: 2, seed: 1, sizeMode: 'native' } });
+  assert.equal(result.parameters.sizeMode, 'native');
+  assert.deepEqual([result.editWidth, result.editHeight, result.editRegion], [320, 192, { left: 8, top: 8, width: 296, height: 168 }]);
+  assert.deepEqual([result.width, result.height], [301, 173]);
+  const big = await samplePhotoAsync(1100, 300);
+  await assert.rejects(
+    pipeline.editAsync({ image: big, instruction: 'x', parameters: { steps: 1, sizeMode: 'native' } }),
+    (error: any) => error.code === 'MGIE_ERR_IMAGE_TOO_LARGE' && /size mode "native"/.test(error.message),
+  );
+  assert.throws(() => pipeline.editSize(1100, 300, pipeline.resolveParameters({ sizeMode: 'native' })), /edit size limit is 1024/);
 });
 
 test('the same seed gives a byte-identical PNG; another seed does not', async () => {
@@ -143,6 +168,7 @@ test('bad parameters are refused with the allowed range', async () => {
     [{ imageGuidanceScale: -1 }, /image guidance must be a number/],
     [{ seed: -1 }, /seed must be a whole number from 0 to 4294967295/],
     [{ scheduler: 'heun' }, /scheduler must be one of euler-ancestral, euler, ddim/],
+    [{ sizeMode: 'stretch' }, /sizeMode must be one of fit, native, got "stretch"/],
   ];
   for (const [parameters, message] of cases) {
     await assert.rejects(pipeline.editAsync({ image: photo, instruction: 'x', parameters }), (error: any) => error.code === 'MGIE_ERR_BAD_PARAMETER' && message.test(error.message));

@@ -42,6 +42,8 @@ test('the whole edit flow: hello, accepted, started, stages, instruction, steps,
   const previews = client.received.filter((r) => r.kind === 'binary' && r.header.type === 'preview');
   assert.ok(previews.length > 0, 'previews for a client that asked');
   assert.equal((await sharp((previews[0] as { payload: Uint8Array }).payload).metadata()).format, 'jpeg');
+  // 96x64 at 64: the image is 64x43 on a 64x64 canvas; the preview shows its latent cells (8x6, twice), not the padding
+  assert.deepEqual([(previews[0] as { header: any }).header.width, (previews[0] as { header: any }).header.height], [16, 12]);
 });
 
 test('no previews for a client that did not ask', async (t) => {
@@ -260,6 +262,30 @@ test('POST /v1/edits: PNG in, PNG out with the expressive instruction and seed i
   assert.equal((await badSeed.json()).code, 'MGIE_ERR_BAD_PARAMETER');
   const noToken = await fetch(`${httpUrl}/v1/edits?instruction=x`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await photoAsync()) });
   assert.equal(noToken.status, 401);
+});
+
+test('size mode native: over the WebSocket and in the query; over the edit size limit refused before it waits in line', async (t) => {
+  const { httpUrl, wsUrl } = await startTestServerAsync(t);
+  const client = await TestClient.connectAsync(t, wsUrl);
+  client.submit({ clientJobId: 'n', instruction: 'add snow', parameters: { steps: 2, sizeMode: 'native' } }, await photoAsync());
+  const { jobId } = await client.waitForJson('accepted');
+  const { header } = await client.waitForResult(jobId);
+  assert.equal(header.parameters.sizeMode, 'native');
+  assert.deepEqual([header.width, header.height], [96, 64]);
+
+  const post = async (query: string, image: Buffer) =>
+    fetch(`${httpUrl}/v1/edits?instruction=x&steps=1&${query}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' }, body: new Uint8Array(image) });
+  assert.equal((await post('sizeMode=native', await photoAsync())).status, 200);
+  const started = performance.now();
+  const tooLarge = await post('sizeMode=native', await samplePhotoAsync(1100, 300));
+  assert.equal(tooLarge.status, 413);
+  const body = await tooLarge.json();
+  assert.equal(body.code, 'MGIE_ERR_IMAGE_TOO_LARGE');
+  assert.match(body.message, /1100x300 pixels; size mode "native" .* Use size mode "fit"/);
+  assert.ok(performance.now() - started < 2000, 'refused from the header, no model run');
+  const unknown = await post('sizeMode=stretch', await photoAsync());
+  assert.equal(unknown.status, 400);
+  assert.match((await unknown.json()).message, /sizeMode must be one of fit, native, got "stretch"/);
 });
 
 test('the pre-queue instruction check counts characters (code points), not UTF-16 units', async (t) => {

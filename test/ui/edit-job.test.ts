@@ -1,8 +1,9 @@
 // The UI's bookkeeping of an edit: server events -> job state, progress and time left, plain-language errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ServerMessage } from '../../companion-server/protocol/messages.ts';
+import type { ServerLimits, ServerMessage } from '../../companion-server/protocol/messages.ts';
 import { checkInstruction, describeServerError } from '../../ui/describe-problem.ts';
+import { chooseExportSide } from '../../ui/image/fit-image-async.ts';
 import { applyServerMessage, type EditJob } from '../../ui/jobs/edit-job.ts';
 import { estimateProgress, formatSecondsLeft } from '../../ui/jobs/estimate-progress.ts';
 import { reconnectDelayMs } from '../../ui/connection/reconnect-delay.ts';
@@ -94,9 +95,22 @@ test('settings from clientStorage: missing or mistyped fields fall back to the d
 test('presets: Default sends nothing (model defaults, server-drawn seed), Reference the paper demo, Custom what was set', () => {
   const custom = { ...REFERENCE_PARAMETERS, preset: 'custom' as const, steps: 30, size: 256, guidanceScale: 5, imageGuidanceScale: 1.2 };
   assert.deepEqual(toWireParameters({ ...custom, preset: 'default' }), {});
+  // Reference edits at the image's own size, as the MGIE notebook does (its demo inputs are 512x512)
   assert.deepEqual(toWireParameters({ ...custom, preset: 'reference' }), {
-    steps: 100, guidanceScale: 7.5, imageGuidanceScale: 1.5, size: 512, seed: 13331, scheduler: 'euler-ancestral',
+    steps: 100, guidanceScale: 7.5, imageGuidanceScale: 1.5, size: 512, sizeMode: 'native', seed: 13331, scheduler: 'euler-ancestral',
   });
-  assert.deepEqual(toWireParameters({ ...custom, seedMode: 'fixed', seed: 9 }), { steps: 30, guidanceScale: 5, imageGuidanceScale: 1.2, size: 256, seed: 9 });
-  assert.deepEqual(toWireParameters({ ...custom, seedMode: 'random', seed: 9 }), { steps: 30, guidanceScale: 5, imageGuidanceScale: 1.2, size: 256 });
+  assert.deepEqual(toWireParameters({ ...custom, sizeMode: 'fit', seedMode: 'fixed', seed: 9 }), { steps: 30, guidanceScale: 5, imageGuidanceScale: 1.2, size: 256, sizeMode: 'fit', seed: 9 });
+  assert.deepEqual(toWireParameters({ ...custom, sizeMode: 'native', seedMode: 'random', seed: 9 }), { steps: 30, guidanceScale: 5, imageGuidanceScale: 1.2, size: 256, sizeMode: 'native' });
+  assert.equal(DEFAULT_SETTINGS.parameters.sizeMode, 'fit', 'Custom starts from fit');
+  assert.equal(normalizeSettings({ parameters: { preset: 'custom' } }).parameters.sizeMode, 'fit', 'settings stored before size modes');
+  assert.equal(normalizeSettings({ parameters: { sizeMode: 'native' } }).parameters.sizeMode, 'native');
+});
+
+test('a native-size edit is exported at most at the edit size limit (a multiple of 64), which the server edits natively', () => {
+  const limits = { maxImageSide: 8192, maxImagePixels: 40_000_000, maxEditSize: 1024 } as ServerLimits;
+  const wide = [{ width: 3000, height: 2000 }];
+  assert.equal(chooseExportSide(wide, limits), 4096, 'fit: as large as Figma and the server allow');
+  assert.equal(chooseExportSide(wide, limits, { sizeMode: 'fit' }), 4096);
+  assert.equal(chooseExportSide(wide, limits, { sizeMode: 'native' }), 1024);
+  assert.equal(chooseExportSide(wide, { ...limits, maxEditSize: 1000 }, { sizeMode: 'native' }), 960);
 });

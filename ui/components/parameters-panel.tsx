@@ -1,4 +1,4 @@
-// Steps, guidance, image guidance, size and seed, behind a disclosure; presets for the common cases.
+// Steps, guidance, image guidance, size (mode) and seed, behind a disclosure; presets for the common cases.
 import { Disclosure, SegmentedControl, TextboxNumeric, Toggle, VerticalSpace } from '@create-figma-plugin/ui';
 import { Fragment, h } from 'preact';
 import { useState } from 'preact/hooks';
@@ -22,7 +22,7 @@ export function ParametersPanel(props: {
       ? `model defaults${hello ? `: ${hello.model.defaults.steps} steps, ${hello.model.defaults.size} px` : ''}, random seed`
       : parameters.preset === 'reference'
         ? 'MGIE reference'
-        : `${parameters.steps} steps, ${parameters.size} px, ${parameters.seedMode === 'fixed' ? `seed ${parameters.seed}` : 'random seed'}`;
+        : `${parameters.steps} steps, ${parameters.sizeMode === 'native' ? 'native size' : `${parameters.size} px`}, ${parameters.seedMode === 'fixed' ? `seed ${parameters.seed}` : 'random seed'}`;
   return (
     <Disclosure title={`Parameters · ${summary}`} open={open} onClick={() => setOpen(!open)}>
       <SegmentedControl
@@ -40,8 +40,8 @@ export function ParametersPanel(props: {
       ) : parameters.preset === 'reference' ? (
         <div class={styles.muted}>
           The MGIE paper's demo: {REFERENCE_PARAMETERS.steps} steps, guidance {REFERENCE_PARAMETERS.guidanceScale}, image guidance{' '}
-          {REFERENCE_PARAMETERS.imageGuidanceScale}, {REFERENCE_PARAMETERS.size} px, seed {REFERENCE_PARAMETERS.seed}, Euler Ancestral. The same
-          image and instruction give the same result.
+          {REFERENCE_PARAMETERS.imageGuidanceScale}, the image's own size (native, up to {hello?.limits.maxEditSize ?? 1024} px a side), seed{' '}
+          {REFERENCE_PARAMETERS.seed}, Euler Ancestral. The same image and instruction give the same result.
         </div>
       ) : (
         <CustomParameters parameters={parameters} limits={hello?.limits} set={set} />
@@ -89,9 +89,24 @@ function CustomParameters(props: { parameters: ParameterSettings; limits?: Serve
     <Fragment>
       <div class={styles.grid}>
         {numeric('steps', 'Steps', { minimum: 1, maximum: limits?.maxSteps, integer: true })}
-        {numeric('size', 'Size', { minimum: 64, maximum: limits?.maxEditSize, integer: true, suffix: ' px', round: roundToSizeMultiple })}
+        {parameters.sizeMode === 'fit' ? numeric('size', 'Size', { minimum: 64, maximum: limits?.maxEditSize, integer: true, suffix: ' px', round: roundToSizeMultiple }) : null}
         {numeric('guidanceScale', 'Text guidance', { minimum: 0, maximum: 30 })}
         {numeric('imageGuidanceScale', 'Image guidance', { minimum: 0, maximum: 10 })}
+      </div>
+      <VerticalSpace space="small" />
+      <div class={styles.label}>Edit size</div>
+      <SegmentedControl
+        value={parameters.sizeMode}
+        onValueChange={(sizeMode) => set({ sizeMode: sizeMode as ParameterSettings['sizeMode'] })}
+        options={[
+          { value: 'fit', children: 'Fit to size' },
+          { value: 'native', children: 'Native' },
+        ]}
+      />
+      <div class={styles.muted}>
+        {parameters.sizeMode === 'fit'
+          ? 'The long side is scaled to Size; the aspect ratio is kept.'
+          : `The layer's own size, as the MGIE notebook edits (up to ${limits?.maxEditSize ?? 1024} px a side).`}
       </div>
       <VerticalSpace space="small" />
       <Toggle value={parameters.seedMode === 'fixed'} onValueChange={(fixed) => set({ seedMode: fixed ? 'fixed' : 'random' })}>

@@ -1,7 +1,7 @@
 // Shrinks an image in the iframe (the Figma sandbox has no canvas): to at most `maxSide` px a side
 // (figma.createImage takes 4096) and, for uploads, to at most `maxBytes`. Images that already fit are
 // returned untouched, byte for byte.
-import type { ServerLimits } from '../../companion-server/protocol/messages.ts';
+import type { ServerLimits, WireEditParameters } from '../../companion-server/protocol/messages.ts';
 import { MAX_IMAGE_SIDE } from '../../plugin/types.ts';
 
 export interface SizedImage {
@@ -46,9 +46,12 @@ async function drawPngAsync(bitmap: ImageBitmap, width: number, height: number):
 /**
  * The long side to export the selection at: within Figma's 4096 and the server's side and pixel limits
  * for the most elongated node (a long thin node can have a longer side within the same pixel count).
+ * Size mode 'native' edits at the image's own size, which the server refuses over its edit size limit:
+ * those exports are capped there (at a multiple of 64, as the edit canvas pads to one).
  */
-export function chooseExportSide(items: ReadonlyArray<{ width: number; height: number }>, limits: ServerLimits): number {
+export function chooseExportSide(items: ReadonlyArray<{ width: number; height: number }>, limits: ServerLimits, parameters: WireEditParameters = {}): number {
   let side = Math.min(MAX_IMAGE_SIDE, limits.maxImageSide);
+  if (parameters.sizeMode === 'native') side = Math.min(side, Math.max(64, limits.maxEditSize - (limits.maxEditSize % 64)));
   for (const item of items) {
     const aspect = Math.min(item.width, item.height) / Math.max(item.width, item.height);
     side = Math.min(side, Math.floor(Math.sqrt(limits.maxImagePixels / Math.max(aspect, 1e-6))));

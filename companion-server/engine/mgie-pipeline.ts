@@ -16,8 +16,8 @@ import { DEFAULT_LIMITS, type ImageLimits } from './image/image-limits.ts';
 import { prepareClipPixelsAsync } from './image/prepare-clip-pixels.ts';
 import { float32Data, float32Tensor, int64Tensor, type ModelSession, type Tensor } from './onnx-runtime.ts';
 import { buildPromptIds } from './prompt/build-prompt.ts';
-import { SeededRandom } from './random.ts';
 import { createScheduler } from './schedulers/scheduler.ts';
+import { TorchGenerator } from './torch-random/torch-generator.ts';
 
 export const EDIT_STAGES = ['prepare', 'vision', 'generate', 'condition', 'encode', 'diffuse', 'decode'] as const;
 export type EditStage = (typeof EDIT_STAGES)[number];
@@ -51,7 +51,8 @@ export interface EditOptions {
   onProgress?: (event: EditProgress) => void;
   /**
    * Unit-variance noise for the initial latents [1, Cl, h, w], instead of drawing it from the seed: to
-   * compare with a reference implementation given the same noise (use a deterministic scheduler).
+   * compare with a reference implementation given the same noise. As with diffusers' `latents=`, nothing
+   * is drawn for them, so Euler Ancestral's step noise starts at the seed's first draw.
    */
   initialNoise?: Float32Array;
   /**
@@ -210,14 +211,16 @@ export class MgiePipeline {
     // 6. denoising loop with three-way guidance
     enterStage('diffuse');
     const scheduler = createScheduler(parameters.scheduler, diffusion.scheduler, parameters.steps);
-    const random = new SeededRandom(parameters.seed);
+    // torch.Generator().manual_seed(seed): the initial latents are its first draw (diffusers'
+    // prepare_latents: randn of [1, Cl, h, w] times init_noise_sigma), each ancestral step its next.
+    const generator = new TorchGenerator(parameters.seed);
     if (initialNoise !== undefined && initialNoise.length !== imageLatent.length) {
       throw new MgieError(
         'MGIE_ERR_BAD_PARAMETER',
         `The initial noise has ${initialNoise.length} values; this edit's latents have ${imageLatent.length} (${latentShape.join('x')}).`,
       );
     }
-    let latents = initialNoise !== undefined ? Float32Array.from(initialNoise) : random.randn(imageLatent.length);
+    let latents = initialNoise !== undefined ? Float32Array.from(initialNoise) : generator.randn(imageLatent.length);
     for (let i = 0; i < latents.length; i++) latents[i] *= scheduler.initNoiseSigma;
     const guidance = isGuidanceActive(parameters);
     const batch = new GuidanceBatch(imageLatent, cond, this.nullConditioning, guidance);
@@ -231,7 +234,7 @@ export class MgiePipeline {
       batch.setScaledLatents(scheduler.scaleModelInput(latents, i));
       timestepValues.fill(t);
       const noisePred = float32Data((await run(sessions.unet, { sample, timestep, encoder_hidden_states: encoderHiddenStates })).noise_pred);
-      latents = scheduler.step(combineGuidance(noisePred, B, parameters), i, latents, random).prevSample;
+      latents = scheduler.step(combineGuidance(noisePred, B, parameters), i, latents, generator).prevSample;
       onProgress?.({ type: 'step', step: i + 1, steps: parameters.steps, timestep: t, latents, latentShape, latentRegion });
     }
 

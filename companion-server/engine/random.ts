@@ -5,11 +5,11 @@ const TWO_POW_MINUS_32 = 2 ** -32;
 const TWO_PI = 2 * Math.PI;
 
 /**
- * Seeded generator for initial latents, ancestral noise and test weights: xoshiro128** (Blackman & Vigna)
- * with its 128-bit state expanded from the 32-bit seed by splitmix32.
+ * Seeded generator for the tiny test models' weights (models/onnx-builder): xoshiro128** (Blackman &
+ * Vigna) with its 128-bit state expanded from the 32-bit seed by splitmix32.
  *
- * This is NOT torch's generator (Philox/MT19937 with its own normal transform), so the same seed gives
- * other latents than the PyTorch reference does; only runs of this engine are reproducible from a seed.
+ * Edits do not draw from it: their latents and ancestral noise come from TorchGenerator
+ * (torch-random/torch-generator.ts), so that a seed means what it means to torch.
  */
 export class SeededRandom {
   // State words kept as int32 (`| 0`) so V8 keeps them unboxed.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { type EditProgress, MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
-import { SeededRandom } from '../../companion-server/engine/random.ts';
+import { TorchGenerator } from '../../companion-server/engine/torch-random/torch-generator.ts';
 import { countCharacters } from '../../companion-server/protocol/count-characters.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
 import { tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
@@ -103,10 +103,10 @@ test('given initial noise replaces the seeded draw (for comparisons with a refer
   assert.equal(seeded.generatedIds.length, seeded.generatedTokens);
   const count = 4 * (seeded.editWidth / 8) * (seeded.editHeight / 8);
   // DDIM draws nothing after the start, so the seed's own first draw reproduces the seeded edit exactly
-  const same = await pipeline.editAsync(request, { initialNoise: new SeededRandom(21).randn(count) });
+  const same = await pipeline.editAsync(request, { initialNoise: new TorchGenerator(21).randn(count) });
   assert.ok(same.png.equals(seeded.png));
   assert.deepEqual(same.generatedIds, seeded.generatedIds);
-  const other = await pipeline.editAsync(request, { initialNoise: new SeededRandom(22).randn(count) });
+  const other = await pipeline.editAsync(request, { initialNoise: new TorchGenerator(22).randn(count) });
   assert.ok(!other.png.equals(seeded.png));
   await assert.rejects(pipeline.editAsync(request, { initialNoise: new Float32Array(count - 1) }), new RegExp(`initial noise has ${count - 1} values; this edit's latents have ${count}`));
 });

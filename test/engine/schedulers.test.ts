@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SeededRandom } from '../../companion-server/engine/random.ts';
+import { TorchGenerator } from '../../companion-server/engine/torch-random/torch-generator.ts';
 import { DdimScheduler } from '../../companion-server/engine/schedulers/ddim-scheduler.ts';
 import { EulerAncestralScheduler } from '../../companion-server/engine/schedulers/euler-ancestral-scheduler.ts';
 import { EulerScheduler } from '../../companion-server/engine/schedulers/euler-scheduler.ts';
@@ -185,6 +186,21 @@ test('the ancestral step draws its noise from the generator passed in', () => {
   const last = scheduler.step(eps, 9, sample, new SeededRandom(5));
   assert.equal(scheduler.sigmaUps[9], 0);
   assertClose(last.prevSample, last.predOriginalSample, { rel: 1e-6, abs: 1e-6 }, 'last step');
+});
+
+test('draws per run, as diffusers\' schedulers make them: Euler Ancestral one of the sample\'s shape per step (the last included), Euler (s_churn 0) and DDIM (eta 0) none', () => {
+  const steps = 10;
+  for (const [name, draws] of [['euler-ancestral', steps], ['euler', 0], ['ddim', 0]] as const) {
+    const scheduler = createScheduler(name, base, steps);
+    const generator = new TorchGenerator(13331);
+    let sample: Float32Array = new TorchGenerator(3).randn(64).map((x) => x * scheduler.initNoiseSigma);
+    const eps = new TorchGenerator(4).randn(64);
+    for (let k = 0; k < steps; k++) sample = scheduler.step(eps, k, sample, generator).prevSample;
+    // The generator's next draw shows how many it made: the same as a fresh one's draw number `draws`.
+    const fresh = new TorchGenerator(13331);
+    for (let k = 0; k < draws; k++) fresh.randn(64);
+    assert.deepEqual(generator.randn(64), fresh.randn(64), `${name} made ${draws} draws of 64 values`);
+  }
 });
 
 test('scaleModelInput and step return new arrays and leave their inputs untouched', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
-import { SeededRandom } from '../../companion-server/engine/random.ts';
+import { TorchGenerator } from '../../companion-server/engine/torch-random/torch-generator.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
 import { tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
 
@@ -36,10 +36,10 @@ test('seed 0: reported as 0, the same picture twice, another picture than seed 1
   assert.ok(!first.png.equals(drawn.png), 'seed 0 is not the same as "no seed"');
 });
 
-test('seed 0 starts from SeededRandom(0)\'s noise (with the deterministic DDIM scheduler nothing else is drawn)', async () => {
+test('seed 0 starts from torch\'s seed-0 noise (with the deterministic DDIM scheduler nothing else is drawn)', async () => {
   const request = { image: photo, instruction: 'turn the day into night', parameters: { ...quick, seed: 0, scheduler: 'ddim' as const } };
   const seeded = await pipeline.editAsync(request);
   const count = 4 * (seeded.editWidth / 8) * (seeded.editHeight / 8);
-  const fromZero = await pipeline.editAsync(request, { initialNoise: new SeededRandom(0).randn(count) });
+  const fromZero = await pipeline.editAsync(request, { initialNoise: new TorchGenerator(0).randn(count) });
   assert.ok(seeded.png.equals(fromZero.png), 'the seed-0 edit used the seed-0 noise');
 });

@@ -2,9 +2,8 @@
 // x0 = (x - sqrt(1 - a_t) * eps) / sqrt(a_t); x' = sqrt(a_prev) * x0 + sqrt(1 - a_prev) * eps,
 // where a_prev is taken at t - N // n (diffusers' prev_timestep, even where the schedule's next
 // timestep differs) and is alphas_cumprod[0] once that falls below 0.
-import type { SeededRandom } from '../random.ts';
 import { checkStepArguments, checkStepIndex, noiseScheduleFor, roundHalfEven, timestepsFor } from './noise-schedule.ts';
-import type { Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
+import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class DdimScheduler implements Scheduler {
   /** Whole-number timesteps, descending. */
@@ -34,7 +33,7 @@ export class DdimScheduler implements Scheduler {
   }
 
   /** `random` is not used: with eta = 0 the step is deterministic. */
-  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, _random?: SeededRandom): SchedulerStepOutput {
+  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, _noise?: NoiseSource): SchedulerStepOutput {
     checkStepArguments(stepIndex, this.timesteps.length, noisePred, sample);
     const t = this.timesteps[stepIndex];
     const prevT = t - this.stepRatio;

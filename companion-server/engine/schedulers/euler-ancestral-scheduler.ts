@@ -1,8 +1,7 @@
 // Euler ancestral sampling (k-diffusion's sample_euler_ancestral, as diffusers'
 // EulerAncestralDiscreteScheduler): the scheduler MGIE's reference runs (mgie-reference.md, section 6).
-import type { SeededRandom } from '../random.ts';
 import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, scaleBySigma, timestepsFor } from './noise-schedule.ts';
-import type { Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
+import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class EulerAncestralScheduler implements Scheduler {
   readonly timesteps: Float64Array;
@@ -37,11 +36,15 @@ export class EulerAncestralScheduler implements Scheduler {
     return scaleBySigma(sample, this.sigmas[stepIndex]);
   }
 
-  /** Draws this step's noise from `random` into a reused buffer (diffusers draws it at every step, the last included). */
-  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, random: SeededRandom): SchedulerStepOutput {
+  /**
+   * Draws this step's noise, one draw of the sample's shape, into a reused buffer and steps with it: as
+   * diffusers' step draws randn_tensor(model_output.shape, generator=...) at every step, the last included
+   * (where sigma_up is 0), after computing sigma_up.
+   */
+  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, noise: NoiseSource): SchedulerStepOutput {
     checkStepArguments(stepIndex, this.timesteps.length, noisePred, sample);
     if (this.noise?.length !== sample.length) this.noise = new Float32Array(sample.length);
-    return this.stepWithNoise(noisePred, stepIndex, sample, random.fillNormal(this.noise));
+    return this.stepWithNoise(noisePred, stepIndex, sample, noise.fillNormal(this.noise));
   }
 
   /** The step with the ancestral noise given: x0 = x - sigma * eps; x' = x + eps * (sigma_down - sigma) + noise * sigma_up. */

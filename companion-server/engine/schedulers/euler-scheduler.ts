@@ -1,8 +1,7 @@
 // Deterministic Euler sampling (diffusers' EulerDiscreteScheduler with s_churn = 0, so no noise is ever
 // added): x' = x + (x - x0) / sigma * (sigma_next - sigma), x0 = x - sigma * eps.
-import type { SeededRandom } from '../random.ts';
 import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, scaleBySigma, timestepsFor } from './noise-schedule.ts';
-import type { Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
+import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class EulerScheduler implements Scheduler {
   readonly timesteps: Float64Array;
@@ -23,7 +22,7 @@ export class EulerScheduler implements Scheduler {
   }
 
   /** `random` is not used: with s_churn = 0 the step is deterministic. */
-  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, _random?: SeededRandom): SchedulerStepOutput {
+  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, _noise?: NoiseSource): SchedulerStepOutput {
     checkStepArguments(stepIndex, this.timesteps.length, noisePred, sample);
     const sigma = this.sigmas[stepIndex];
     const dt = this.sigmas[stepIndex + 1] - sigma;

@@ -1,6 +1,5 @@
 // The interface the denoising loop drives, and the factory that builds a scheduler from the bundle's
 // config (diffusers' SchedulerMixin shape: timesteps, init_noise_sigma, scale_model_input, step).
-import type { SeededRandom } from '../random.ts';
 import { DdimScheduler } from './ddim-scheduler.ts';
 import { EulerAncestralScheduler } from './euler-ancestral-scheduler.ts';
 import { EulerScheduler } from './euler-scheduler.ts';
@@ -32,6 +31,15 @@ export interface SchedulerStepOutput {
   predOriginalSample: Float32Array;
 }
 
+/**
+ * Where a step draws fresh noise from: an edit's TorchGenerator, so that each draw is torch.randn of the
+ * sample's shape on the seed's generator, in the order diffusers' schedulers draw.
+ */
+export interface NoiseSource {
+  /** Fills `out` with standard normal values and returns it. */
+  fillNormal(out: Float32Array): Float32Array;
+}
+
 /** One denoising run of `timesteps.length` steps, driven by position (stepIndex 0..n-1). */
 export interface Scheduler {
   /** The UNet's timestep at each step, descending; fractional for the Euler schedulers' linspace spacing. */
@@ -40,8 +48,8 @@ export interface Scheduler {
   readonly initNoiseSigma: number;
   /** The UNet input for this step, as a new array; `sample` is left untouched. */
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
-  /** One step back from `sample` given the model's epsilon prediction; `random` supplies any fresh noise. */
-  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, random: SeededRandom): SchedulerStepOutput;
+  /** One step back from `sample` given the model's epsilon prediction; `noise` supplies any fresh noise. */
+  step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, noise: NoiseSource): SchedulerStepOutput;
 }
 
 /** Builds the named scheduler for `numInferenceSteps` steps (1..numTrainTimesteps); bad config throws. */

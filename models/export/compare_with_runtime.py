@@ -1,11 +1,17 @@
 """Runs the TypeScript runtime and the PyTorch reference on the same tiny models and compares them.
 
     source /work/hfenv/env.sh   # or any Python with torch, transformers, diffusers, pillow (VERIFICATION.md)
-    python3 -m models.export.compare_with_runtime [--steps 10] [--seed 0]
+    python3 -m models.export.compare_with_runtime [--steps 10] [--seed 0] [--noise generator [--noise-seed 13331]]
 
 Tiny random models of the real architectures are exported through the same code path as the real
-weights; then, for each instruction and deterministic scheduler, both sides start from the same
-prompt ids (the runtime's tokenizer; token parity is checked separately) and the same initial noise.
+weights; then, for each instruction and scheduler, both sides start from the same prompt ids (the
+runtime's tokenizer; token parity is checked separately) and the same noise:
+- `--noise initial` (the default): the same initial noise, saved by torch.randn as .npy and given to the
+  runtime with --initial-noise; the deterministic schedulers only (DDIM, Euler).
+- `--noise generator`: no noise file. The reference gets the notebook's generator argument,
+  torch.Generator().manual_seed(seed) (on the CPU: demo.ipynb's is a CUDA generator, whose numbers
+  differ), and the runtime the same --seed; each side draws its initial latents and Euler Ancestral's
+  step noise itself. DDIM, Euler and Euler Ancestral.
 The generated ids and the IMG position must be identical and the images within IMAGE_TOLERANCE.
 """
 from __future__ import annotations
@@ -34,6 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGE_TOLERANCE = 2
 #: The edit size and the tiny CLIP's input size (a multiple of the bundle's sizeMultiple, 64).
 EDIT_SIZE = 64
+#: demo.ipynb's SEED.
+NOTEBOOK_SEED = 13331
 
 
 def test_image(width: int, height: int | None = None) -> np.ndarray:
@@ -52,12 +60,12 @@ def runtime_prompt_ids(bundle: Path, instructions: list[str]) -> dict:
     return json.loads(out)
 
 
-def runtime_edit(bundle: Path, image_path: Path, instruction: str, noise_path: Path, out_path: Path, steps: int,
-                 size: int, scheduler: str, guidance: float, image_guidance: float) -> dict:
+def runtime_edit(bundle: Path, image_path: Path, instruction: str, noise_path: Path | None, out_path: Path, steps: int,
+                 size: int, scheduler: str, guidance: float, image_guidance: float, seed: int = 0) -> dict:
     command = ["node", "companion-server/cli/mgie.js", "edit", "--bundle", str(bundle), "--image", str(image_path),
                "--instruction", instruction, "--out", str(out_path), "--steps", str(steps), "--size", str(size),
                "--scheduler", scheduler, "--guidance", str(guidance), "--image-guidance", str(image_guidance),
-               "--initial-noise", str(noise_path), "--seed", "0", "--json"]
+               *(["--initial-noise", str(noise_path)] if noise_path is not None else []), "--seed", str(seed), "--json"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"mgie edit failed: {done.stderr.strip()}")
@@ -72,7 +80,13 @@ def main() -> int:
     parser.add_argument("--instructions", type=int, default=5, help="how many of the 20 demo instructions")
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--image-guidance", type=float, default=1.5)
+    parser.add_argument("--noise", choices=("initial", "generator"), default="initial",
+                        help="initial: the same .npy start noise on both sides (DDIM, Euler); generator: each side "
+                             "draws from torch.Generator().manual_seed(--noise-seed) (DDIM, Euler, Euler Ancestral)")
+    parser.add_argument("--noise-seed", type=int, default=NOTEBOOK_SEED, help="the generator's seed (default: the notebook's)")
     args = parser.parse_args()
+    from_generator = args.noise == "generator"
+    schedulers = ("ddim", "euler", "euler-ancestral") if from_generator else ("ddim", "euler")
 
     started = time.perf_counter()
     # CLIP at the edit size: neither side resamples the picture, so PIL's and sharp's bicubic filters
@@ -92,15 +106,20 @@ def main() -> int:
         image_path = work / "input.png"
         Image.fromarray(image).save(image_path)
         for case, prompt in enumerate(ids["prompts"]):
-            for scheduler in ("ddim", "euler"):
-                generator = torch.Generator().manual_seed(1000 * args.seed + case)
-                noise = torch.randn(1, models.vae.config.latent_channels, latent_side, latent_side, generator=generator).numpy()
-                noise_path, out_path = work / "noise.npy", work / "out.png"
-                np.save(noise_path, noise.astype(np.float32))
+            for scheduler in schedulers:
+                out_path = work / "out.png"
+                if from_generator:
+                    # as the notebook: the same seed for every picture, the generator handed to the pipeline
+                    noise, noise_path, generator = None, None, torch.Generator().manual_seed(args.noise_seed)
+                else:
+                    generator = torch.Generator().manual_seed(1000 * args.seed + case)
+                    noise = torch.randn(1, models.vae.config.latent_channels, latent_side, latent_side, generator=generator).numpy()
+                    noise_path, generator = work / "noise.npy", None
+                    np.save(noise_path, noise.astype(np.float32))
                 reference = run_reference(models, prompt["ids"], ids["tokenIds"], image, noise, args.steps, args.guidance,
-                                          args.image_guidance, scheduler)
+                                          args.image_guidance, scheduler, generator)
                 runtime = runtime_edit(args.bundle, image_path, prompt["instruction"], noise_path, out_path, args.steps, size,
-                                       scheduler, args.guidance, args.image_guidance)
+                                       scheduler, args.guidance, args.image_guidance, args.noise_seed if from_generator else 0)
                 ours = np.asarray(Image.open(out_path).convert("RGB"))
                 diff = np.abs(ours.astype(np.int16) - reference.image.astype(np.int16))
                 same_ids = runtime["generatedIds"] == reference.generated_ids
@@ -111,11 +130,12 @@ def main() -> int:
                     failures.append(f"{prompt['instruction']!r} {scheduler}: ids {'same' if same_ids else 'DIFFER'}, "
                                     f"IMG start {runtime['imgHiddenStart']} vs {reference.img_start}, max pixel diff {diff.max()}")
 
-    print(f"\n{'instruction':42} {'sched':6} {'tokens':>6} {'ids':>5} {'IMG p':>5} {'max':>4} {'mean':>7} {'changed':>8}")
+    print(f"\n{'instruction':42} {'sched':15} {'tokens':>6} {'ids':>5} {'IMG p':>5} {'max':>4} {'mean':>7} {'changed':>8}")
     for instruction, scheduler, tokens, same_ids, same_start, max_diff, mean_diff, changed in rows:
-        print(f"{instruction[:42]:42} {scheduler:6} {tokens:6d} {'same' if same_ids else 'DIFF':>5} "
+        print(f"{instruction[:42]:42} {scheduler:15} {tokens:6d} {'same' if same_ids else 'DIFF':>5} "
               f"{'same' if same_start else 'DIFF':>5} {max_diff:4d} {mean_diff:7.4f} {changed:8.2%}")
-    print(f"\n{len(rows)} comparisons, {args.steps} steps, guidance {args.guidance}/{args.image_guidance}, "
+    noise = f"torch.Generator().manual_seed({args.noise_seed}) on both sides" if from_generator else "the same initial noise (.npy)"
+    print(f"\n{len(rows)} comparisons, noise from {noise}, {args.steps} steps, guidance {args.guidance}/{args.image_guidance}, "
           f"image tolerance {IMAGE_TOLERANCE}/255, {time.perf_counter() - started:.1f} s")
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)

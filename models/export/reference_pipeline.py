@@ -1,7 +1,8 @@
 """MGIE inference in PyTorch, written from mgie-reference.md and diffusers' InstructPix2Pix loop, to
-compare the TypeScript runtime against: the same modules (MgieTorchModels), the same prompt ids, the
-same initial noise and a deterministic scheduler must give the same generated ids, the same IMG
-position and nearly the same image.
+compare the TypeScript runtime against: the same modules (MgieTorchModels), the same prompt ids and the
+same noise (given initial latents with a deterministic scheduler, or a seeded torch.Generator with any
+scheduler, Euler Ancestral included) must give the same generated ids, the same IMG position and nearly
+the same image.
 
 Generation goes through transformers' own `generate` (greedy, no_repeat_ngram_size over the whole
 sequence as LLaVA's generate sees it) and diffusion through diffusers' own InstructPix2Pix pipeline, so
@@ -121,7 +122,7 @@ def img_position(sequence: list[int], hidden_rows: int, img0_id: int) -> int:
 
 
 def make_scheduler(name: str, settings: dict):
-    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+    from diffusers import DDIMScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler
 
     config = dict(num_train_timesteps=settings["numTrainTimesteps"], beta_start=settings["betaStart"], beta_end=settings["betaEnd"],
                   beta_schedule=settings["betaSchedule"], timestep_spacing=settings["timestepSpacing"],
@@ -131,14 +132,20 @@ def make_scheduler(name: str, settings: dict):
         return DDIMScheduler(**config, clip_sample=False, set_alpha_to_one=False)
     if name == "euler":
         return EulerDiscreteScheduler(**config)
-    raise ValueError(f"only the deterministic schedulers can be compared, not {name}")
+    if name == "euler-ancestral":
+        # stochastic: comparable only when both sides draw from the same generator (run_reference's generator)
+        return EulerAncestralDiscreteScheduler(**config)
+    raise ValueError(f"unknown scheduler {name}")
 
 
 @torch.no_grad()
-def diffuse(models: MgieTorchModels, image: np.ndarray, cond: torch.Tensor, null: torch.Tensor, noise: np.ndarray,
-            steps: int, guidance_scale: float, image_guidance_scale: float, scheduler_name: str) -> Diffusion:
+def diffuse(models: MgieTorchModels, image: np.ndarray, cond: torch.Tensor, null: torch.Tensor, noise: np.ndarray | None,
+            steps: int, guidance_scale: float, image_guidance_scale: float, scheduler_name: str,
+            generator: torch.Generator | None = None) -> Diffusion:
     """diffusers' own InstructPix2Pix pipeline with MGIE's conditioning in place of CLIP text embeddings:
     it batches [cond, null, null] with [img, img, 0] and encodes the image with the latent mode.
+    `noise` (unit variance) replaces the initial draw; `generator` is passed as the notebook passes its
+    own, so the pipeline draws the initial latents (when no noise is given) and the ancestral noise from it.
 
     The image latent and the final latents are read from inside the pipeline (its own values, not a
     recomputation), so a comparison can tell the encode, denoise and decode stages apart."""
@@ -162,16 +169,19 @@ def diffuse(models: MgieTorchModels, image: np.ndarray, cond: torch.Tensor, null
 
     pipeline.prepare_image_latents = keep_image_latent
     result = pipeline(image=Image.fromarray(image), prompt_embeds=cond, negative_prompt_embeds=null, num_inference_steps=steps,
-                      guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale, latents=torch.from_numpy(noise),
+                      guidance_scale=guidance_scale, image_guidance_scale=image_guidance_scale,
+                      latents=None if noise is None else torch.from_numpy(noise), generator=generator,
                       output_type="np", callback_on_step_end=keep_latents, callback_on_step_end_tensor_inputs=["latents"])
     return Diffusion(image=(result.images[0] * 255).round().astype(np.uint8), image_latent=seen["image_latent"].numpy(),
                      final_latents=seen["final_latents"].numpy())
 
 
 @torch.no_grad()
-def run_reference(models: MgieTorchModels, prompt_ids: list[int], token_ids: dict, image: np.ndarray, noise: np.ndarray,
-                  steps: int, guidance_scale: float, image_guidance_scale: float, scheduler: str) -> ReferenceResult:
-    """One MGIE edit. `image` is H x W x 3 uint8 at the edit size; `token_ids` holds imPatch, eos and img0."""
+def run_reference(models: MgieTorchModels, prompt_ids: list[int], token_ids: dict, image: np.ndarray, noise: np.ndarray | None,
+                  steps: int, guidance_scale: float, image_guidance_scale: float, scheduler: str,
+                  generator: torch.Generator | None = None) -> ReferenceResult:
+    """One MGIE edit. `image` is H x W x 3 uint8 at the edit size; `token_ids` holds imPatch, eos and img0.
+    Give the initial `noise`, or None and a seeded `generator` (see `diffuse`)."""
     features = image_features(models, Image.fromarray(image))
     generation = generate(models, prompt_ids, features, token_ids["imPatch"], token_ids["eos"])
     hidden, sequence = generation.hidden, prompt_ids + generation.ids
@@ -180,7 +190,7 @@ def run_reference(models: MgieTorchModels, prompt_ids: list[int], token_ids: dic
     img_emb = models.img_embeddings()[None]
     cond = models.edit_head(hidden[start:start + NUM_IMG_TOKENS][None], img_emb)
     null = models.edit_head(torch.zeros_like(hidden[:NUM_IMG_TOKENS])[None], img_emb)
-    edited = diffuse(models, image, cond, null, noise, steps, guidance_scale, image_guidance_scale, scheduler)
+    edited = diffuse(models, image, cond, null, noise, steps, guidance_scale, image_guidance_scale, scheduler, generator)
     return ReferenceResult(generated_ids=generation.ids, img_start=start, image=edited.image, margins=generation.margins,
                            cond=cond.numpy(), null=null.numpy(), image_latent=edited.image_latent,
                            final_latents=edited.final_latents)

@@ -41,7 +41,7 @@ export function ParametersPanel(props: {
         <div class={styles.muted}>
           The MGIE paper's demo: {REFERENCE_PARAMETERS.steps} steps, guidance {REFERENCE_PARAMETERS.guidanceScale}, image guidance{' '}
           {REFERENCE_PARAMETERS.imageGuidanceScale}, the image's own size (native, up to {hello?.limits.maxEditSize ?? 1024} px a side), seed{' '}
-          {REFERENCE_PARAMETERS.seed}, Euler Ancestral. The same image and instruction give the same result.
+          {REFERENCE_PARAMETERS.seed} (the noise PyTorch draws for it), Euler Ancestral. The same image and instruction give the same result.
         </div>
       ) : (
         <CustomParameters parameters={parameters} limits={hello?.limits} set={set} />

@@ -107,10 +107,11 @@ export function sincos256(input: Float32Array, sin: Float32Array, cos: Float32Ar
   }
 }
 
-// A float32 fused multiply-add, a * b + c rounded once, as x86's vfmadd*ps computes it. torch's
-// x86-64 wheel contracts avx_mathfun.h's multiply-then-add pairs into FMAs (GCC's -ffp-contract=fast
-// with -mfma), so reproducing its normals bit for bit needs the single rounding.
 /**
+ * A float32 fused multiply-add: a * b + c rounded once, as x86's vfmadd*ps computes it. torch's x86-64
+ * wheel contracts avx_mathfun.h's multiply-then-add pairs into FMAs (GCC's -ffp-contract=fast with
+ * -mfma), so reproducing its normals bit for bit needs the single rounding.
+ *
  * a, b and c must be float32 values. The product of two float32s is exact in a double; the sum with c
  * is then rounded to a double and to float32, which rounds twice only when that double lies exactly
  * halfway between two float32s: the exact sum's remainder (TwoSum) then says which way to go.

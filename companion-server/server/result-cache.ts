@@ -79,7 +79,8 @@ export class ResultCache {
     const header = stableStringify({
       // 2: the image preprocessing changed (Pillow's resampling for CLIP, the padded edit canvas), so
       // results cached before would no longer be what these inputs give.
-      v: 2,
+      // 3: a seed draws torch's noise (TorchGenerator), not xoshiro's: the same seed, another picture.
+      v: 3,
       instruction: parts.instruction,
       parameters: parts.parameters,
       seed: parts.seed,

@@ -5,6 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { isMgieError, MgieError } from '../engine/errors.ts';
 
+/** Idle clients whose last turn the queue remembers (a few KB); beyond it the oldest start afresh. */
+const REMEMBERED_CLIENTS = 1024;
+
 export interface JobContext {
   signal: AbortSignal;
   jobId: string;
@@ -58,8 +61,16 @@ export class JobQueue<TInput, TResult> {
     Pick<JobQueueOptions<TInput, TResult>, 'onEvent'>;
   /** Every queued or running job, by id. */
   private readonly jobs = new Map<string, Job<TInput>>();
-  /** Waiting jobs per client, FIFO; the Map's order is the round-robin order of clients. */
+  /** Waiting jobs per client, FIFO. */
   private readonly waitingByClient = new Map<string, Job<TInput>[]>();
+  /**
+   * When each client last had a job started (a turn number; 0: never). The next turn goes to the client
+   * served least recently, ties by arrival: a newcomer goes ahead of a client whose job just started, a
+   * busy client's queue never re-enters the rotation ahead of it, and a client that comes back after its
+   * jobs ended keeps its place. Idle clients are remembered up to REMEMBERED_CLIENTS.
+   */
+  private readonly lastTurn = new Map<string, number>();
+  private turns = 0;
   /** Events are delivered only after a change is complete, so a handler always sees a consistent queue. */
   private readonly outbox: QueueEvent<TResult>[] = [];
   private delivering = false;
@@ -114,6 +125,10 @@ export class JobQueue<TInput, TResult> {
     const job: Job<TInput> = { id: randomUUID(), clientId, input, queuedAt: this.options.now(), state: 'queued', position: 0, startedAt: 0 };
     this.jobs.set(job.id, job);
     this.waitingByClient.set(clientId, [...mine, job]);
+    if (!this.lastTurn.has(clientId)) {
+      this.forgetIdleClients();
+      this.lastTurn.set(clientId, 0);
+    }
     // A free slot means nobody waits (the queue is always pumped), so the job starts at once.
     const startsNow = this.running < this.options.concurrency;
     job.position = startsNow ? 0 : this.startOrder().indexOf(job) + 1;
@@ -175,9 +190,15 @@ export class JobQueue<TInput, TResult> {
 
   // --- internals ---
 
-  /** Waiting jobs in the order they will start: round-robin over clients, FIFO within each. */
+  /** Clients with waiting jobs, the next to be served first: least recently served, ties by arrival. */
+  private clientsInTurnOrder(): string[] {
+    // The Map keeps insertion order and sort is stable, so equal turns stay in order of arrival.
+    return [...this.waitingByClient.keys()].sort((a, b) => this.lastTurn.get(a)! - this.lastTurn.get(b)!);
+  }
+
+  /** Waiting jobs in the order they will start: one per client per round, clients in turn order, FIFO within each. */
   private startOrder(): Job<TInput>[] {
-    const lists = [...this.waitingByClient.values()];
+    const lists = this.clientsInTurnOrder().map((clientId) => this.waitingByClient.get(clientId)!);
     const order: Job<TInput>[] = [];
     for (let round = 0; lists.some((list) => list.length > round); round++) {
       for (const list of lists) if (list.length > round) order.push(list[round]);
@@ -187,12 +208,12 @@ export class JobQueue<TInput, TResult> {
 
   private pump(): void {
     while (!this.closing && this.running < this.options.concurrency) {
-      const next = this.waitingByClient.entries().next();
-      if (next.done) break;
-      const [clientId, [job, ...rest]] = next.value;
-      // Deleting and setting again moves the client to the back of the round-robin.
-      this.waitingByClient.delete(clientId);
+      const clientId = this.clientsInTurnOrder()[0];
+      if (clientId === undefined) break;
+      const [job, ...rest] = this.waitingByClient.get(clientId)!;
       if (rest.length > 0) this.waitingByClient.set(clientId, rest);
+      else this.waitingByClient.delete(clientId);
+      this.lastTurn.set(clientId, ++this.turns);
       this.start(job);
     }
     this.refreshPositions();
@@ -240,6 +261,14 @@ export class JobQueue<TInput, TResult> {
     else this.waitingByClient.delete(job.clientId);
     this.jobs.delete(job.id);
     this.publish({ type: 'cancelled', jobId: job.id, clientId: job.clientId, wasRunning: false });
+  }
+
+  /** Keeps the turn table bounded: past REMEMBERED_CLIENTS, the idle clients served longest ago start afresh. */
+  private forgetIdleClients(): void {
+    if (this.lastTurn.size < REMEMBERED_CLIENTS) return;
+    const active = new Set([...this.jobs.values()].map((job) => job.clientId));
+    const idle = [...this.lastTurn].filter(([clientId]) => !active.has(clientId)).sort(([, a], [, b]) => a - b);
+    for (const [clientId] of idle.slice(0, this.lastTurn.size - REMEMBERED_CLIENTS / 2)) this.lastTurn.delete(clientId);
   }
 
   private refreshPositions(): void {

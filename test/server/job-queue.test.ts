@@ -71,52 +71,70 @@ test('jobs of different clients interleave round-robin, FIFO within a client', a
   for (const input of ['a1', 'a2', 'a3', 'a4', 'a5']) q.submit('A', input);
   for (const input of ['b1', 'b2']) q.submit('B', input);
   q.submit('C', 'c1');
-  for (const input of ['a1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4', 'a5']) await q.finishAsync(input);
-  assert.deepEqual(q.startOrder, ['a1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4', 'a5']);
+  // A had its turn with a1, so B and C (never served) go first, then one job each per round.
+  for (const input of ['a1', 'b1', 'c1', 'a2', 'b2', 'a3', 'a4', 'a5']) await q.finishAsync(input);
+  assert.deepEqual(q.startOrder, ['a1', 'b1', 'c1', 'a2', 'b2', 'a3', 'a4', 'a5']);
   assert.equal(q.events.filter((event) => event.type === 'succeeded').length, 8);
   assert.deepEqual([q.queue.waiting, q.queue.running], [0, 0]);
 });
 
-test('a late client waits for at most one more job of a client that queued many', async (t) => {
+test('a newcomer\'s first job is next: a client that queued many does not get a second turn first', async (t) => {
   const q = makeQueue(t);
   for (let i = 1; i <= 10; i++) q.submit('A', `a${i}`);
-  assert.equal(q.submit('B', 'b1').position, 2);
+  assert.equal(q.submit('B', 'b1').position, 1);
   await q.finishAsync('a1');
+  assert.deepEqual(q.startOrder, ['a1', 'b1']);
+  // 'a2' waited behind b1 only: A's queue re-enters the rotation after the newcomer, not ahead of it.
+  await q.finishAsync('b1');
+  assert.deepEqual(q.startOrder, ['a1', 'b1', 'a2']);
+});
+
+test('turns go to the client served least recently, also after a client comes back', async (t) => {
+  const q = makeQueue(t);
+  q.submit('A', 'a1'); // runs
+  q.submit('B', 'b1');
+  q.submit('A', 'a2');
+  q.submit('C', 'c1');
+  await q.finishAsync('a1'); // b1: B never served
+  await q.finishAsync('b1'); // c1: never served, ahead of A (served)
+  q.submit('B', 'b2'); // B was served after A: A goes first
+  await q.finishAsync('c1');
   await q.finishAsync('a2');
-  assert.deepEqual(q.startOrder, ['a1', 'a2', 'b1']);
+  await q.finishAsync('b2');
+  assert.deepEqual(q.startOrder, ['a1', 'b1', 'c1', 'a2', 'b2']);
 });
 
 test('positions are reported on submit and updated as jobs start', async (t) => {
   let clock = 1000;
   const q = makeQueue(t, { now: () => clock });
-  // 1. a1 starts at once; the others wait in round-robin order a2, b1, a3.
+  // 1. a1 starts at once; the others wait in round-robin order b1, a2, a3 (A has had its turn).
   assert.equal(q.submit('A', 'a1').position, 0);
   assert.equal(q.submit('A', 'a2').position, 1);
   assert.equal(q.submit('A', 'a3').position, 2);
-  assert.equal(q.submit('B', 'b1').position, 2); // ahead of a3, which moves to 3
+  assert.equal(q.submit('B', 'b1').position, 1); // ahead of a2 and a3, which move to 2 and 3
   assert.deepEqual(q.queue.jobsOf('A'), [
     { jobId: q.ids.get('a1'), state: 'running', position: 0 },
-    { jobId: q.ids.get('a2'), state: 'queued', position: 1 },
+    { jobId: q.ids.get('a2'), state: 'queued', position: 2 },
     { jobId: q.ids.get('a3'), state: 'queued', position: 3 },
   ]);
-  assert.equal(q.queue.positionOf(q.ids.get('b1')!), 2);
+  assert.equal(q.queue.positionOf(q.ids.get('b1')!), 1);
   assert.equal(q.queue.ownerOf(q.ids.get('b1')!), 'B');
-  // 2. a1 ends after 250 ms: a2 starts, b1 moves to 1, a3 to 2.
+  // 2. a1 ends after 250 ms: b1 starts, a2 moves to 1, a3 to 2.
   clock += 250;
   await q.finishAsync('a1');
   assert.deepEqual(q.eventsOf('a1'), ['queued 0', 'started', 'succeeded']);
   const succeeded = q.events.find((event) => event.type === 'succeeded');
   assert.deepEqual(succeeded, { type: 'succeeded', jobId: q.ids.get('a1'), clientId: 'A', result: 'edited a1', waitMs: 0, runMs: 250 });
-  assert.deepEqual(q.eventsOf('a2'), ['queued 1', 'started']);
-  assert.deepEqual(q.eventsOf('b1'), ['queued 2', 'position 1']);
+  assert.deepEqual(q.eventsOf('b1'), ['queued 1', 'started']);
+  assert.deepEqual(q.eventsOf('a2'), ['queued 1', 'position 2', 'position 1']);
   assert.deepEqual(q.eventsOf('a3'), ['queued 2', 'position 3', 'position 2']);
-  const started = q.events.find((event) => event.type === 'started' && event.jobId === q.ids.get('a2'));
-  assert.deepEqual(started, { type: 'started', jobId: q.ids.get('a2'), clientId: 'A', waitMs: 250 });
+  const started = q.events.find((event) => event.type === 'started' && event.jobId === q.ids.get('b1'));
+  assert.deepEqual(started, { type: 'started', jobId: q.ids.get('b1'), clientId: 'B', waitMs: 250 });
   // 3. Finished jobs are forgotten.
   assert.equal(q.queue.positionOf(q.ids.get('a1')!), undefined);
   assert.equal(q.queue.ownerOf(q.ids.get('a1')!), undefined);
-  await q.finishAsync('a2');
   await q.finishAsync('b1');
+  await q.finishAsync('a2');
   await q.finishAsync('a3');
 });
 
@@ -279,8 +297,8 @@ test('an onEvent handler may call back into the queue and sees it consistent', a
   const q = makeQueue(t, {
     onEvent: (event) => {
       q.events.push(event);
-      // Cancel b1 as soon as a2 starts: b1 must never start, and no event follows its 'cancelled'.
-      if (event.type === 'started' && event.jobId === q.ids.get('a2')) q.queue.cancel('B', q.ids.get('b1')!);
+      // Cancel a2 as soon as b1 starts: a2 must never start, and no event follows its 'cancelled'.
+      if (event.type === 'started' && event.jobId === q.ids.get('b1')) q.queue.cancel('A', q.ids.get('a2')!);
     },
   });
   q.submit('A', 'a1');
@@ -288,12 +306,12 @@ test('an onEvent handler may call back into the queue and sees it consistent', a
   q.submit('A', 'a3');
   q.submit('B', 'b1');
   await q.finishAsync('a1');
-  // b1's 'position 1' and a3's 'position 2', stale by the time they are delivered, are dropped.
-  assert.deepEqual(q.eventsOf('b1'), ['queued 2', 'cancelled']);
+  // a2's 'position 1' and a3's 'position 2', stale by the time they are delivered, are dropped.
+  assert.deepEqual(q.eventsOf('a2'), ['queued 1', 'position 2', 'cancelled']);
   assert.deepEqual(q.eventsOf('a3'), ['queued 2', 'position 3', 'position 1']);
-  await q.finishAsync('a2');
+  await q.finishAsync('b1');
   await q.finishAsync('a3');
-  assert.deepEqual(q.startOrder, ['a1', 'a2', 'a3']);
+  assert.deepEqual(q.startOrder, ['a1', 'b1', 'a3']);
 });
 
 test('closeAsync cancels waiting jobs and lets a running job finish within the grace period', async (t) => {

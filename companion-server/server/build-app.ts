@@ -11,6 +11,7 @@ import { onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
 import { ClientHub } from './client-hub.ts';
 import { EditService } from './edit-service.ts';
+import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest, tokensMatch } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
 import { createServerMetrics } from './server-metrics.ts';
@@ -94,7 +95,19 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     }
   });
 
-  app.register(websocket, { options: { maxPayload: maxFrameBytes(options) } });
+  const protocolErrors = new ProtocolErrorLog(app.log);
+  app.register(websocket, {
+    options: { maxPayload: maxFrameBytes(options) },
+    // ws itself closes a connection whose frames break the protocol, with the code that says why (1009:
+    // too big, 1002: malformed) and then reports it here. The plugin's default handler terminated the
+    // socket while that close frame was on its way (clients saw 1006) and logged each at error level.
+    errorHandler: (error, socket) => {
+      const code = (error as { code?: string }).code;
+      if (code?.startsWith('WS_ERR_')) return protocolErrors.note(code, error.message);
+      app.log.debug({ err: error }, 'websocket connection error');
+      socket.terminate();
+    },
+  });
 
   // fastify's own errors (body too large, bad content type, unknown route) in the same shape as ours
   app.setErrorHandler((error: { code?: string; statusCode?: number; message: string }, _request, reply) => {

@@ -38,43 +38,72 @@ export class ClientHub {
     return n;
   }
 
-  /** Sends to every connection of the client; final messages are kept when none is there. */
+  /**
+   * Sends to every connection of the client. A final message (result, error, cancellation) is kept until
+   * one connection has written it to the network, so a connection closed with it still queued (a slow
+   * reader cut off, a dropped network) loses nothing: it comes with the client's next connection.
+   */
   send(clientId: string, outgoing: Outgoing): void {
-    const set = this.sockets.get(clientId);
-    let delivered = false;
-    for (const socket of set ?? []) delivered = this.sendTo(socket, outgoing) || delivered;
-    if (!delivered && isFinal(outgoing)) {
-      const kept = this.pending.get(clientId) ?? [];
-      kept.push(outgoing);
-      this.pending.set(clientId, kept.slice(-this.resultsKeptPerClient));
+    const sockets = this.sockets.get(clientId) ?? [];
+    if (!isFinal(outgoing)) {
+      for (const socket of sockets) if (this.isWritable(socket) && socket.bufferedAmount <= this.slowReader.dropProgressBytes) this.write(socket, outgoing);
+      return;
     }
+    const kept = this.pending.get(clientId) ?? [];
+    kept.push(outgoing);
+    this.pending.set(clientId, kept.slice(-this.resultsKeptPerClient));
+    for (const socket of sockets) this.sendFinal(clientId, socket, outgoing, () => {});
   }
 
-  /** Delivers what finished while the client was away (on reconnect). */
+  /**
+   * Delivers what was kept for the client (on reconnect), one message at a time: the next goes out once
+   * the previous is written, so a reconnecting client with many large results never looks like a slow
+   * reader (seven 15 MB results sent at once passed the 64 MiB cut-off and were lost).
+   */
   flushPending(clientId: string, socket: WebSocket): void {
-    const kept = this.pending.get(clientId);
-    this.pending.delete(clientId);
-    for (const outgoing of kept ?? []) this.sendTo(socket, outgoing);
+    const queue = [...(this.pending.get(clientId) ?? [])];
+    const next = (): void => {
+      let outgoing = queue.shift();
+      while (outgoing && !this.pending.get(clientId)?.includes(outgoing)) outgoing = queue.shift(); // written meanwhile
+      if (outgoing) this.sendFinal(clientId, socket, outgoing, (written) => written && next());
+    };
+    next();
   }
 
   broadcast(outgoing: Outgoing): void {
-    for (const set of this.sockets.values()) for (const socket of set) this.sendTo(socket, outgoing);
+    for (const set of this.sockets.values()) for (const socket of set) if (this.isWritable(socket)) this.write(socket, outgoing);
   }
 
   allSockets(): WebSocket[] {
     return [...this.sockets.values()].flatMap((set) => [...set]);
   }
 
-  private sendTo(socket: WebSocket, outgoing: Outgoing): boolean {
+  /** Writes a final message; it stops being kept once written. `done(false)`: not written (connection gone). */
+  private sendFinal(clientId: string, socket: WebSocket, outgoing: Outgoing, done: (written: boolean) => void): void {
+    if (!this.isWritable(socket)) return done(false);
+    this.write(socket, outgoing, (error) => {
+      if (!error) this.forget(clientId, outgoing);
+      done(!error);
+    });
+  }
+
+  private forget(clientId: string, outgoing: Outgoing): void {
+    const kept = this.pending.get(clientId)?.filter((other) => other !== outgoing);
+    if (kept && kept.length > 0) this.pending.set(clientId, kept);
+    else this.pending.delete(clientId);
+  }
+
+  /** Open, and not a slow reader: past closeBytes of unsent data the connection is closed (PROTOCOL.md). */
+  private isWritable(socket: WebSocket): boolean {
     if (socket.readyState !== socket.OPEN) return false;
-    if (socket.bufferedAmount > this.slowReader.closeBytes) {
-      socket.terminate();
-      return false;
-    }
-    if (socket.bufferedAmount > this.slowReader.dropProgressBytes && !isFinal(outgoing)) return true;
-    if (outgoing.kind === 'json') socket.send(JSON.stringify(outgoing.message));
-    else socket.send(encodeBinaryFrame(outgoing.header, outgoing.payload));
-    return true;
+    if (socket.bufferedAmount <= this.slowReader.closeBytes) return true;
+    socket.terminate();
+    return false;
+  }
+
+  private write(socket: WebSocket, outgoing: Outgoing, callback?: (error?: Error) => void): void {
+    const data = outgoing.kind === 'json' ? JSON.stringify(outgoing.message) : encodeBinaryFrame(outgoing.header, outgoing.payload);
+    socket.send(data, callback);
   }
 }
 

@@ -49,7 +49,10 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     forceCloseConnections: true,
     ...(options.tls ? { https: options.tls } : {}),
   });
-  const hub = new ClientHub(options.resultsKeptPerClient, options.slowReader);
+  const hub = new ClientHub(
+    { perClient: options.resultsKeptPerClient, maxBytes: options.resultsKeptMaxBytes, maxAgeMs: options.resultsKeptForMs },
+    options.slowReader,
+  );
   const rateLimiter = new RateLimiter(options.rateLimit);
   let service: EditService | null = null;
   let pipelineRef: MgiePipeline | null = null;

@@ -2,6 +2,7 @@
 import type { WebSocket } from 'ws';
 import { encodeBinaryFrame } from '../protocol/messages.ts';
 import type { Outgoing } from './edit-service.ts';
+import { type KeptResultLimits, KeptResults } from './kept-results.ts';
 
 /** How much unsent data (a socket's bufferedAmount) a connection may hold (PROTOCOL.md, "Slow readers"). */
 export interface SlowReaderLimits {
@@ -13,12 +14,19 @@ export interface SlowReaderLimits {
 
 export class ClientHub {
   private readonly sockets = new Map<string, Set<WebSocket>>();
-  private readonly pending = new Map<string, Outgoing[]>();
+  private readonly kept: KeptResults;
 
   constructor(
-    private readonly resultsKeptPerClient: number,
+    keptLimits: KeptResultLimits,
     private readonly slowReader: SlowReaderLimits,
-  ) {}
+  ) {
+    this.kept = new KeptResults(keptLimits);
+  }
+
+  /** Bytes of final messages kept for clients (a memory figure for /metrics and tests). */
+  get keptBytes(): number {
+    return this.kept.totalBytes;
+  }
 
   attach(clientId: string, socket: WebSocket): void {
     let set = this.sockets.get(clientId);
@@ -49,9 +57,7 @@ export class ClientHub {
       for (const socket of sockets) if (this.isWritable(socket) && socket.bufferedAmount <= this.slowReader.dropProgressBytes) this.write(socket, outgoing);
       return;
     }
-    const kept = this.pending.get(clientId) ?? [];
-    kept.push(outgoing);
-    this.pending.set(clientId, kept.slice(-this.resultsKeptPerClient));
+    this.kept.keep(clientId, outgoing);
     for (const socket of sockets) this.sendFinal(clientId, socket, outgoing, () => {});
   }
 
@@ -61,10 +67,10 @@ export class ClientHub {
    * reader (seven 15 MB results sent at once passed the 64 MiB cut-off and were lost).
    */
   flushPending(clientId: string, socket: WebSocket): void {
-    const queue = [...(this.pending.get(clientId) ?? [])];
+    const queue = this.kept.list(clientId);
     const next = (): void => {
       let outgoing = queue.shift();
-      while (outgoing && !this.pending.get(clientId)?.includes(outgoing)) outgoing = queue.shift(); // written meanwhile
+      while (outgoing && !this.kept.has(clientId, outgoing)) outgoing = queue.shift(); // written or dropped meanwhile
       if (outgoing) this.sendFinal(clientId, socket, outgoing, (written) => written && next());
     };
     next();
@@ -82,15 +88,9 @@ export class ClientHub {
   private sendFinal(clientId: string, socket: WebSocket, outgoing: Outgoing, done: (written: boolean) => void): void {
     if (!this.isWritable(socket)) return done(false);
     this.write(socket, outgoing, (error) => {
-      if (!error) this.forget(clientId, outgoing);
+      if (!error) this.kept.forget(clientId, outgoing);
       done(!error);
     });
-  }
-
-  private forget(clientId: string, outgoing: Outgoing): void {
-    const kept = this.pending.get(clientId)?.filter((other) => other !== outgoing);
-    if (kept && kept.length > 0) this.pending.set(clientId, kept);
-    else this.pending.delete(clientId);
   }
 
   /** Open, and not a slow reader: past closeBytes of unsent data the connection is closed (PROTOCOL.md). */

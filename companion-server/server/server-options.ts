@@ -28,6 +28,9 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   /** Finished results kept for a client that reconnects, per client. */
   resultsKeptPerClient: number;
+  /** ...in bytes across all clients (the oldest go first), and for at most this long. */
+  resultsKeptMaxBytes: number;
+  resultsKeptForMs: number;
   /** Unsent data a connection may hold before it loses progress events, then is closed (a client that stopped reading). */
   slowReader: SlowReaderLimits;
   cache: { dir: string; maxBytes: number } | null;
@@ -50,6 +53,8 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
   previewIntervalMs: 250,
   shutdownGraceMs: 30_000,
   resultsKeptPerClient: 20,
+  resultsKeptMaxBytes: 256 * 2 ** 20,
+  resultsKeptForMs: 30 * 60_000,
   slowReader: { dropProgressBytes: 1 << 20, closeBytes: 64 << 20 },
   cache: null,
   tls: null,

@@ -28,6 +28,7 @@ export default {
       'test/engine/*.test.ts',
       'test/engine/generation.test.ts',
       'test/engine/bundle-defects.test.ts',
+      'test/engine/bundle-files.test.ts',
       'test/engine/pipeline.test.ts',
       'test/engine/stage-contracts.test.ts',
       'test/engine/float16-bundle.test.ts',

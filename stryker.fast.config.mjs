@@ -1,7 +1,8 @@
 // `npm run mutate:fast`: the same mutants, tested only with the fast test files (none that loads a
 // whole pipeline or starts a server). A mutant that only those slow files would kill counts as
 // survived, and code only they run as not covered, so its score is a lower bound of `npm run mutate`'s.
-// It shares the incremental file: its kills stay valid for the full run, which redoes the rest.
+// It keeps its own incremental file and reports (in the git-ignored reports/), so it never replaces a
+// full run's results with its weaker ones.
 import config from './stryker.config.mjs';
 
 const SLOW = [
@@ -16,6 +17,9 @@ const SLOW = [
 
 export default {
   ...config,
+  incrementalFile: 'reports/mutation-fast/stryker-incremental.json',
+  htmlReporter: { fileName: 'reports/mutation-fast/index.html' },
+  jsonReporter: { fileName: 'reports/mutation-fast/mutation.json' },
   tap: {
     ...config.tap,
     testFiles: [...config.tap.testFiles.filter((pattern) => !SLOW.includes(pattern)), ...SLOW.map((file) => `!${file}`)],

@@ -25,8 +25,8 @@ export function cudaProviderLibrary(): string {
   return path.join(onnxRuntimeBinaryDir(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
 }
 
-/** Facts that rule a provider out without starting anything; undefined when it must be tried. */
-function staticReason(name: ConcreteProvider, buildProviders: ReadonlySet<string>): string | undefined {
+/** Facts that rule a provider out without starting anything; undefined when it must be tried. Exported for tests. */
+export function staticReason(name: ConcreteProvider, buildProviders: ReadonlySet<string>): string | undefined {
   const platform = `${process.platform}/${process.arch}`;
   if (name === 'cpu') return undefined;
   if (name === 'coreml' && process.platform !== 'darwin') return 'CoreML runs only on macOS';
@@ -69,6 +69,11 @@ async function tryInChildAsync(names: ConcreteProvider[]): Promise<ProviderProbe
       (error, out, err) => resolve({ stdout: out, stderr: err, failure: error ? (error.killed ? `timed out after ${CHILD_TIMEOUT_MS / 1000} s` : error.message.split('\n')[0]) : undefined }),
     );
   });
+  return probesFromChildOutput(names, { stdout, stderr, failure });
+}
+
+/** The probes for `names` from what the child printed: its JSON line, its stderr by provider, how it ended. Exported for tests. */
+export function probesFromChildOutput(names: ConcreteProvider[], { stdout, stderr, failure }: { stdout: string; stderr: string; failure?: string }): ProviderProbe[] {
   let results: Record<string, { ok: boolean; message?: string }> = {};
   try {
     results = JSON.parse(stdout.trim().split('\n').pop() ?? '{}');

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import SCHEMES as _SCHEMES
+
 #: Schemes: "asymmetric" maps each block's [min(x, 0), max(x, 0)] onto 0..2^bits-1 with a zero point per block;
 #: "symmetric" stores no zero points (the operator's default 2^(bits-1)) and maps the block's largest-magnitude
 #: value exactly onto -2^(bits-1), so its scale carries that value's sign (as llama.cpp's Q4_0 does): the
 #: extreme weight, the one that matters most, is then represented without error, and the level a positive-only
 #: scale would waste is used.
-SCHEMES = ("asymmetric", "symmetric")
+SCHEMES = _SCHEMES
 BITS = (4, 8)
 
 

@@ -17,14 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+import torch
 from onnx import helper, numpy_helper
 
-from .block_quantize import QuantizedWeight, check_format, quantize_blockwise
+from .block_quantize import QuantizedWeight, check_format, dequantize, quantize_blockwise
 
 MS_DOMAIN = "com.microsoft"
 #: The decoder layers' projections, as the exporter names their MatMul nodes (/model/layers.7/mlp/up_proj/MatMul).
 LAYER_MATMUL = re.compile(r"^/model/layers\.\d+/(self_attn/(q|k|v|o)_proj|mlp/(gate|up|down)_proj)/MatMul$")
 LM_HEAD_MATMUL = "/lm_head/MatMul"
+#: The same projections' weights, named relative to their decoder layer (LlamaDecoderLayer.state_dict()).
+LAYER_PARAM = re.compile(r"^(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$")
 #: ONNX Runtime's accuracy_level 0 ("unset"): A is neither quantized nor downcast, products in float32 (the CPU
 #: kernel's CompFp32). Level 4 would quantize A to int8 per block, faster on CPU but a second source of error.
 ACCURACY_LEVEL = 0
@@ -59,10 +62,22 @@ class LlmWeights:
         """Whether the MatMul of this name gets MatMulNBits."""
         return self.quantized and (bool(LAYER_MATMUL.match(node_name)) or (self.quantize_lm_head and node_name == LM_HEAD_MATMUL))
 
+    def quantizes_param(self, name: str) -> bool:
+        """Whether a layer parameter (self_attn.q_proj.weight, ...) or lm_head.weight is quantized."""
+        return self.quantized and (bool(LAYER_PARAM.match(name)) or (self.quantize_lm_head and name == "lm_head.weight"))
+
+    def round_trip(self, name: str, weight: torch.Tensor) -> torch.Tensor:
+        """The weight as MatMulNBits computes with it (dequantize(quantize(weight))), if `name` is quantized: the
+        PyTorch side of --verify, so a quantized decoder is held to float32 tolerance, not to its quantization error."""
+        if not self.quantizes_param(name):
+            return weight
+        packed = quantize_blockwise(weight.detach().to(torch.float32).numpy(), self.bits, self.block_size, self.scheme)
+        return torch.from_numpy(dequantize(packed))
+
     def manifest_entry(self) -> dict:
         entry: dict = {"format": self.format}
         if self.quantized:
-            entry.update({"op": "com.microsoft.MatMulNBits", "bits": self.bits, "blockSize": self.block_size,
+            entry.update({"op": "MatMulNBits", "domain": MS_DOMAIN, "bits": self.bits, "blockSize": self.block_size,
                           "scheme": self.scheme, "accuracyLevel": ACCURACY_LEVEL,
                           "quantized": "decoder layer projections" + (" and lm_head" if self.quantize_lm_head else ""),
                           "activations": "float32"})

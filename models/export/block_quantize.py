@@ -69,9 +69,12 @@ def quantize_blockwise(weight: np.ndarray, bits: int, block_size: int, scheme: s
     check_format(bits, block_size, scheme)
     n, k = weight.shape
     k_blocks = -(-k // block_size)
-    blocks = np.zeros((n, k_blocks * block_size), dtype=np.float32)
-    blocks[:, :k] = weight
-    blocks = blocks.reshape(n, k_blocks, block_size)
+    if k % block_size == 0 and weight.dtype == np.float32 and weight.flags.c_contiguous:
+        blocks = weight.reshape(n, k_blocks, block_size)  # a view: a 7B layer's matrices are not copied
+    else:
+        padded = np.zeros((n, k_blocks * block_size), dtype=np.float32)
+        padded[:, :k] = weight
+        blocks = padded.reshape(n, k_blocks, block_size)
     top = (1 << bits) - 1
     if scheme == "asymmetric":
         # the range always includes 0, so that zero weights (and the padding) dequantize to exactly 0
@@ -87,8 +90,13 @@ def quantize_blockwise(weight: np.ndarray, bits: int, block_size: int, scheme: s
         scales[scales == 0] = 1.0
         zero = np.full(scales.shape, 1 << (bits - 1), dtype=np.float32)
     scales = scales.astype(np.float32)
-    q = np.clip(np.rint(blocks / scales[..., None]) + zero[..., None], 0, top).astype(np.uint8)
-    del blocks
+    # in place after the first division: these arrays are as large as the weight
+    levels = blocks / scales[..., None]
+    np.rint(levels, out=levels)
+    levels += zero[..., None]
+    np.clip(levels, 0, top, out=levels)
+    q = levels.astype(np.uint8)
+    del levels
     packed = pack_bits(q.reshape(n, -1), bits).reshape(n, k_blocks, block_size * bits // 8)
     zero_points = pack_bits(zero.astype(np.uint8), bits) if scheme == "asymmetric" else None
     return QuantizedWeight(packed, scales, zero_points, bits, block_size, n, k)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -367,9 +368,10 @@ class ExternalDataWriter:
             self.stream.write(b"\0" * padding)
             self.offset += padding
 
-    def add(self, tensor: onnx.TensorProto, data: bytes | memoryview) -> None:
-        """Writes `data` (the tensor's raw little-endian bytes) and makes `tensor` refer to it."""
-        size = len(data)
+    def add(self, tensor: onnx.TensorProto, data: bytes | memoryview | np.ndarray) -> None:
+        """Writes `data` (the tensor's raw little-endian bytes, or a C-contiguous array of them) and makes `tensor`
+        refer to it."""
+        size = memoryview(data).nbytes
         self._align(size)
         self.stream.write(data)
         tensor.ClearField("raw_data")

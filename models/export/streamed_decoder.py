@@ -275,7 +275,7 @@ def external_tensor(writer: ExternalDataWriter, name: str, array: np.ndarray) ->
     tensor.name = name
     tensor.data_type = onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[array.dtype]
     tensor.dims.extend(array.shape)
-    writer.add(tensor, np.ascontiguousarray(array).tobytes())
+    writer.add(tensor, np.ascontiguousarray(array))
     return tensor
 
 
@@ -290,7 +290,6 @@ def write_weights(model: onnx.ModelProto, roles: dict[str, LayerWeight], source:
     for name, weight in roles.items():
         by_layer.setdefault(weight.layer, []).append(name)
     replaced: dict[str, onnx.NodeProto] = {}
-    numpy_dtype = np.float16 if dtype == torch.float16 else np.float32
     with ExternalDataWriter(data_file) as writer:
         for layer in sorted(by_layer):
             started = time.perf_counter()
@@ -305,8 +304,9 @@ def write_weights(model: onnx.ModelProto, roles: dict[str, LayerWeight], source:
                     replaced[node.name] = replacement
                     graph.initializer.remove(tensors[name])
                 else:
-                    array = (parameter.T if weight.transposed else parameter).contiguous().numpy().astype(numpy_dtype)
-                    writer.add(tensors[name], array.tobytes())
+                    array = (parameter.T if weight.transposed else parameter).to(dtype).contiguous().numpy()
+                    writer.add(tensors[name], array)
+                    del array
             del state
             log.info("    layer %d written (%.1f s, peak RSS %.1f GB)", layer, time.perf_counter() - started, peak_rss_gb())
         # the rest: the final norm, lm_head (quantized too where asked) and the template's constants

@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--float-lm-head", action="store_true", help="int8/int4: keep lm_head in float (it is quantized by default)")
     parser.add_argument("--stream-llm", action="store_true",
                         help=f"--random-init: export the decoder layer by layer even with {STREAM_ABOVE_LAYERS} layers or fewer")
+    parser.add_argument("--reuse-parts-from", type=Path, metavar="BUNDLE",
+                        help="--random-init: hard-link the models other than the decoder from this bundle of the same seed "
+                             "and precision instead of exporting them again (reuse_parts.py)")
     parser.add_argument("--external-data-mb", type=float, default=EXTERNAL_DATA_THRESHOLD / 1e6,
                         help="models with more weight megabytes keep them in <file>.data (default: %(default)g)")
     parser.add_argument("--verify", action="store_true", help="compare every model with PyTorch through the runtime")
@@ -79,8 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("give --tiny or --random-init, not both")
     if not (args.tiny or args.random_init) and None in (args.llava, args.mgie, args.ip2p):
         parser.error("give --llava, --mgie and --ip2p (or --tiny, or --random-init)")
-    if (args.llm_layers is not None or args.stream_llm) and not args.random_init:
-        parser.error("--llm-layers and --stream-llm go with --random-init")
+    if (args.llm_layers is not None or args.stream_llm or args.reuse_parts_from) and not args.random_init:
+        parser.error("--llm-layers, --stream-llm and --reuse-parts-from go with --random-init")
     if args.llm_layers is not None and args.llm_layers < 1:
         parser.error("--llm-layers must be at least 1")
     if args.tokenizer is None:
@@ -188,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     args.weights = llm_weights_of(args)
-    materialise = verify_materialise = decoder_exporter = None
+    materialise = verify_materialise = decoder_exporter = reuse = None
     provenance: dict = {}
     if args.random_init:
         from functools import partial
@@ -207,6 +210,11 @@ def run(args: argparse.Namespace) -> int:
         verify_materialise = partial(init.materialised, stream_llm=stream, llm_transform=transform)
         provenance = {"randomInit": {"seed": args.seed, "llmLayers": init.llm_layers, "llmInitStd": init.llm.std},
                       "streamedDecoder": stream}
+        if args.reuse_parts_from:
+            from .export_bundle import OPSET
+            from .reuse_parts import reuse_parts_from
+
+            reuse = reuse_parts_from(args.reuse_parts_from, args.seed, OPSET, init.config.vocab_size, models.settings.tokens)
     else:
         models = load_models(args)
     log.info("models ready in %.1f s; exporting to %s (%s, LLM weights %s)", time.perf_counter() - started, args.out,
@@ -214,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
     export_started = time.perf_counter()
     manifest = export_bundle(models, args.out, fp16=args.fp16, external_data_threshold=int(args.external_data_mb * 1e6),
                              llm_weights=args.weights, materialise=materialise, decoder_exporter=decoder_exporter,
-                             provenance=provenance)
+                             provenance=provenance, reuse=reuse)
     log.info("bundle written in %.1f s: %.1f MB, peak RSS %.1f GB", time.perf_counter() - export_started,
              folder_megabytes(args.out), peak_rss_gb())
     if not (args.tiny or args.random_init):

@@ -478,7 +478,8 @@ DecoderExporter = Callable[[MgieTorchModels, Path, torch.dtype, LlmWeights, int]
 def export_bundle(models: MgieTorchModels, out_dir: Path, fp16: bool = False,
                   external_data_threshold: int = EXTERNAL_DATA_THRESHOLD, *, llm_weights: LlmWeights | None = None,
                   materialise: Callable[[str], contextlib.AbstractContextManager] | None = None,
-                  decoder_exporter: DecoderExporter | None = None, provenance: dict | None = None) -> dict:
+                  decoder_exporter: DecoderExporter | None = None, provenance: dict | None = None,
+                  reuse: Callable[[str, str, Path], tuple[list[str], dict[str, str]] | None] | None = None) -> dict:
     """Writes the bundle into out_dir (created if needed) and returns its manifest.
 
     fp16: weights and activations in float16 (module.half() traced), except where the modules themselves
@@ -487,7 +488,9 @@ def export_bundle(models: MgieTorchModels, out_dir: Path, fp16: bool = False,
     fp16, else float32); int8/int4 replace its projections' MatMuls by MatMulNBits (matmul_nbits.py).
     materialise(key): a context in which `models` holds the weights of bundle model `key` (random_models.py builds
     one model's weights at a time); decoder_exporter: writes decoder.onnx instead of export_model (the streamed,
-    layer-by-layer export). The manifest is written last, so an interrupted export does not look like a bundle.
+    layer-by-layer export); reuse(key, precision, out_dir): the files (and their sha256) of a model it linked from
+    an identical export (reuse_parts.py), or None. The manifest is written last, so an interrupted export does
+    not look like a bundle.
     """
     llm_weights = llm_weights or LlmWeights("fp16" if fp16 else "fp32")
     materialise = materialise or (lambda key: contextlib.nullcontext())
@@ -496,9 +499,14 @@ def export_bundle(models: MgieTorchModels, out_dir: Path, fp16: bool = False,
     (out_dir / MANIFEST_FILE).unlink(missing_ok=True)
     dtypes = model_dtypes(fp16, llm_weights)
     written: list[str] = []
+    known_sha256: dict[str, str] = {}
     for key in MODEL_FILES:
         started = time.perf_counter()
-        if key == "decoder" and decoder_exporter is not None:
+        linked = reuse(key, precision_label(key, dtypes[key], llm_weights), out_dir) if reuse else None
+        if linked is not None:
+            files, hashes = linked
+            known_sha256.update(hashes)
+        elif key == "decoder" and decoder_exporter is not None:
             files = decoder_exporter(models, out_dir, dtypes[key], llm_weights, external_data_threshold)
         else:
             transform = None
@@ -515,7 +523,8 @@ def export_bundle(models: MgieTorchModels, out_dir: Path, fp16: bool = False,
         shutil.copyfile(models.settings.tokenizer_dir / file, out_dir / file)
         written.append(file)
     precisions = {key: precision_label(key, dtypes[key], llm_weights) for key in MODEL_FILES}
-    manifest = build_manifest(models, {file: sha256_of(out_dir / file) for file in written}, precisions, llm_weights, provenance)
+    sha256 = {file: known_sha256.get(file) or sha256_of(out_dir / file) for file in written}
+    manifest = build_manifest(models, sha256, precisions, llm_weights, provenance)
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
 

@@ -101,7 +101,7 @@ def map_layer_weights(graph: onnx.GraphProto, llm: torch.nn.Module, dtype: torch
         found = None
         for name, parameter in module.named_parameters(recurse=False):
             expected = parameter.detach().to(dtype)
-            for transposed in (False, True):
+            for transposed in (False, True) if expected.dim() == 2 else (False,):
                 candidate = expected.T if transposed else expected
                 if tuple(candidate.shape) == value.shape and np.array_equal(candidate.contiguous().numpy(), value):
                     found = LayerWeight(layer, prefix + name, transposed)

@@ -4,9 +4,10 @@ exporter gives for 4 layers (every node, by name, reading the same values: weigh
 constants by value), in float32, float16 and int4; and, run by onnxruntime-node (verify-bundle.ts), the float32 and
 int4 decoders must match PyTorch as --verify holds them, int4 against PyTorch on the round-tripped weights.
 Run by test/models/exporter-python.test.ts where torch is installed."""
-import dataclasses
+import json
 import logging
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,23 +17,17 @@ import torch
 from onnx import numpy_helper
 
 from models.export.export_bundle import MODEL_FILES, export_model, model_spec
-from models.export.matmul_nbits import LlmWeights
-from models.export.random_models import Geometry, RandomInit
+from models.export.matmul_nbits import LlmWeights, quantize_model
+from models.export.random_models import RandomInit
 from models.export.streamed_decoder import export_streamed_decoder
 from models.export.verify_bundle import write_verify_cases
 
 REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).parent))
+from small_geometry import SMALL  # noqa: E402
+
 TOKENIZER = REPO / ".bundles" / "mgie-tiny"
 logging.basicConfig(level=logging.WARNING)
-SMALL = Geometry(llm_hidden=64, llm_intermediate=96, llm_heads=4, llm_kv_heads=4, llm_layers=4,
-                 clip=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4, image_size=32,
-                           patch_size=8, projection_dim=32, hidden_act="quick_gelu"),
-                 edit_head=dict(hidden=32, heads=4, encoder_layers=1, decoder_layers=1, feed_forward=64, queries=77, out_dim=32),
-                 vae=dict(block_out_channels=(8, 16, 16, 16), down_block_types=("DownEncoderBlock2D",) * 4,
-                          up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=1, norm_num_groups=4, latent_channels=4),
-                 unet=dict(sample_size=8, in_channels=8, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
-                           down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-                           cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8))
 checks = 0
 
 
@@ -88,7 +83,6 @@ with tempfile.TemporaryDirectory() as scratch:
         whole_dir.mkdir()
         export_streamed_decoder(models, streamed_dir, dtype, weights, 0, source=init.llm)
         with init.materialised("decoder") as whole_models:
-            from models.export.matmul_nbits import quantize_model
             transform = (lambda proto: quantize_model(proto, weights)) if weights.quantized else None
             export_model("decoder", model_spec(whole_models, "decoder"), whole_models, whole_dir, dtype, 0, transform)
         streamed = onnx.load(str(streamed_dir / "decoder.onnx"), load_external_data=False)
@@ -102,7 +96,6 @@ with tempfile.TemporaryDirectory() as scratch:
             transform = weights.round_trip if weights.quantized else None
             write_verify_cases(models, streamed_dir, {key: "float32" for key in MODEL_FILES}, seed=1,
                                materialise=lambda key: init.materialised(key, stream_llm=True, llm_transform=transform))
-            import json
             cases = json.loads((streamed_dir / "verify" / "cases.json").read_text())
             cases["cases"] = [case for case in cases["cases"] if case["model"] == "decoder"]
             (streamed_dir / "verify" / "cases.json").write_text(json.dumps(cases))

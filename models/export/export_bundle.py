@@ -15,17 +15,19 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
 from transformers.cache_utils import DynamicCache
 
 from .constants import EXTERNAL_DATA_THRESHOLD
+from .matmul_nbits import LlmWeights, quantize_model
 from .torch_models import MgieTorchModels
 
 log = logging.getLogger(__name__)
@@ -137,33 +139,44 @@ class ModelSpec:
 
 def model_specs(models: MgieTorchModels) -> dict[str, ModelSpec]:
     """Manifest key -> spec, with the names and dynamic axes of bundle-format.md."""
-    layers = models.llm.config.num_hidden_layers
-    past = [f"past_key_values.{i}.{part}" for i in range(layers) for part in ("key", "value")]
-    present = [f"present.{i}.{part}" for i in range(layers) for part in ("key", "value")]
+    return {key: model_spec(models, key) for key in MODEL_FILES}
+
+
+def decoder_io_names(num_layers: int) -> tuple[list[str], list[str]]:
+    """The decoder's past_key_values.{i}.key/value inputs and present.{i}.key/value outputs."""
+    past = [f"past_key_values.{i}.{part}" for i in range(num_layers) for part in ("key", "value")]
+    present = [f"present.{i}.{part}" for i in range(num_layers) for part in ("key", "value")]
+    return past, present
+
+
+def model_spec(models: MgieTorchModels, key: str) -> ModelSpec:
+    """The spec of one bundle model; only that model's modules are touched (the others may be skeletons)."""
+    past, present = decoder_io_names(models.llm.config.num_hidden_layers)
     seq, total = {1: "sequence"}, {1: "total_sequence"}
     image_axes = {2: "height", 3: "width"}
     latent_axes = {2: "latent_height", 3: "latent_width"}
     unet_axes = {0: "batch", **latent_axes}
-    return {
-        "vision": ModelSpec("vision.onnx", VisionFeatures(models.vision_tower, models.projector), ["pixel_values"],
-                            ["image_features"]),
-        "embed": ModelSpec("embed.onnx", TokenEmbedding(models.llm), ["input_ids"], ["inputs_embeds"],
-                           {"input_ids": seq, "inputs_embeds": seq}),
-        "decoder": ModelSpec(
+    specs = {
+        "vision": lambda: ModelSpec("vision.onnx", VisionFeatures(models.vision_tower, models.projector), ["pixel_values"],
+                                    ["image_features"]),
+        "embed": lambda: ModelSpec("embed.onnx", TokenEmbedding(models.llm), ["input_ids"], ["inputs_embeds"],
+                                   {"input_ids": seq, "inputs_embeds": seq}),
+        "decoder": lambda: ModelSpec(
             "decoder.onnx", DecoderStep(models.llm), ["inputs_embeds", "attention_mask", "position_ids", *past],
             ["logits", "last_hidden_state", *present],
             {"inputs_embeds": seq, "attention_mask": total, "position_ids": seq, "logits": seq, "last_hidden_state": seq,
              **{name: {2: "past_sequence"} for name in past}, **{name: {2: "total_sequence"} for name in present}}),
-        "editHead": ModelSpec("edit_head.onnx", EditHead(models), ["img_hidden"], ["prompt_embeds"],
-                              {"img_hidden": {0: "batch"}, "prompt_embeds": {0: "batch"}}),
-        "vaeEncoder": ModelSpec("vae_encoder.onnx", VaeEncoder(models.vae), ["image"], ["latent"],
-                                {"image": image_axes, "latent": latent_axes}),
-        "unet": ModelSpec("unet.onnx", NoisePredictor(models.unet), ["sample", "timestep", "encoder_hidden_states"],
-                          ["noise_pred"], {"sample": unet_axes, "timestep": {0: "batch"},
-                                           "encoder_hidden_states": {0: "batch"}, "noise_pred": unet_axes}),
-        "vaeDecoder": ModelSpec("vae_decoder.onnx", VaeDecoder(models.vae), ["latent"], ["image"],
-                                {"latent": latent_axes, "image": image_axes}),
+        "editHead": lambda: ModelSpec("edit_head.onnx", EditHead(models), ["img_hidden"], ["prompt_embeds"],
+                                      {"img_hidden": {0: "batch"}, "prompt_embeds": {0: "batch"}}),
+        "vaeEncoder": lambda: ModelSpec("vae_encoder.onnx", VaeEncoder(models.vae), ["image"], ["latent"],
+                                        {"image": image_axes, "latent": latent_axes}),
+        "unet": lambda: ModelSpec("unet.onnx", NoisePredictor(models.unet), ["sample", "timestep", "encoder_hidden_states"],
+                                  ["noise_pred"], {"sample": unet_axes, "timestep": {0: "batch"},
+                                                   "encoder_hidden_states": {0: "batch"}, "noise_pred": unet_axes}),
+        "vaeDecoder": lambda: ModelSpec("vae_decoder.onnx", VaeDecoder(models.vae), ["latent"], ["image"],
+                                        {"latent": latent_axes, "image": image_axes}),
     }
+    return specs[key]()
 
 
 def example_inputs(key: str, models: MgieTorchModels, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
@@ -261,26 +274,37 @@ def without_mha_fastpath() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(enabled)
 
 
-def export_model(key: str, spec: ModelSpec, models: MgieTorchModels, out_dir: Path, fp16: bool,
-                 external_data_threshold: int) -> list[str]:
-    """Exports one model; returns the files written (the .onnx and any external data file)."""
-    dtype = torch.float16 if fp16 else torch.float32
-    with tempfile.TemporaryDirectory(dir=out_dir) as scratch, cast_floats(spec.module, dtype), torch.no_grad(), \
-            without_mha_fastpath(), warnings.catch_warnings():
+def export_model(key: str, spec: ModelSpec, models: MgieTorchModels, out_dir: Path, dtype: torch.dtype,
+                 external_data_threshold: int, transform: Callable[[onnx.ModelProto], None] | None = None) -> list[str]:
+    """Exports one model in `dtype`; returns the files written (the .onnx and any external data file).
+    `transform` edits the ONNX model before it is saved (the decoder's quantization), its weights loaded."""
+    with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
+        # the exporter scatters the weights of a >2 GiB model over one file per tensor: read the graph alone and
+        # let save_onnx stream the weights into one file, so they are never all held in Python as well
+        proto = trace_to_onnx(key, spec, models, dtype, Path(scratch), load_weights=transform is not None)
+        if transform is not None:
+            transform(proto)
+        return save_onnx(proto, out_dir / spec.file, external_data_threshold, base_dir=Path(scratch))
+
+
+def trace_to_onnx(key: str, spec: ModelSpec, models: MgieTorchModels, dtype: torch.dtype, scratch: Path,
+                  load_weights: bool) -> onnx.ModelProto:
+    """torch.onnx.export (TorchScript, opset 17) of spec.module in `dtype` into scratch/, read back with the output
+    sizes declared; without load_weights, weights the exporter put in external files stay there (in scratch)."""
+    with cast_floats(spec.module, dtype), torch.no_grad(), without_mha_fastpath(), warnings.catch_warnings():
         # the tracer warns about every Python int it records and the exporter about patterns that can go
         # wrong (negative gather indices, unfolded slices); verify_bundle.py checks the results instead
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
-        traced = Path(scratch) / spec.file
+        traced = scratch / spec.file
         inputs = example_inputs(key, models, dtype)
         outputs = spec.module.eval()(*inputs)
         torch.onnx.export(spec.module, inputs, str(traced), dynamo=False, opset_version=OPSET,
                           input_names=spec.input_names, output_names=spec.output_names,
                           dynamic_axes=spec.dynamic_axes, do_constant_folding=True)
-        # the exporter scatters the weights of a >2 GiB model over one file per tensor: reload and save as one
-        proto = onnx.load(str(traced))
+    proto = onnx.load(str(traced), load_external_data=load_weights)
     declare_output_shapes(proto, spec, outputs if isinstance(outputs, tuple) else (outputs,))
-    return save_onnx(proto, out_dir / spec.file, external_data_threshold)
+    return proto
 
 
 def declare_output_shapes(proto: onnx.ModelProto, spec: ModelSpec, outputs: tuple[torch.Tensor, ...]) -> None:
@@ -295,12 +319,20 @@ def declare_output_shapes(proto: onnx.ModelProto, spec: ModelSpec, outputs: tupl
                 dim.dim_value = size
 
 
-def save_onnx(proto: onnx.ModelProto, path: Path, external_data_threshold: int) -> list[str]:
+def save_onnx(proto: onnx.ModelProto, path: Path, external_data_threshold: int, base_dir: Path | None = None) -> list[str]:
+    """Saves the model, with every tensor of 1 KiB or more in one <file>.data when its weights are over the
+    threshold (or already external, in base_dir: the exporter's scratch files, copied over without loading)."""
     data_file = path.with_name(path.name + ".data")
     data_file.unlink(missing_ok=True)
-    if weight_bytes(proto) > external_data_threshold:
-        onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=data_file.name, size_threshold=1024)
+    external = any(uses_external_data(tensor) for tensor in proto.graph.initializer)
+    if external or weight_bytes(proto) > external_data_threshold:
+        with ExternalDataWriter(data_file) as writer:
+            for tensor in proto.graph.initializer:
+                if uses_external_data(tensor):
+                    writer.copy_from(tensor, base_dir)
+                elif len(tensor.raw_data) >= 1024:
+                    writer.add(tensor, tensor.raw_data)
+        onnx.save_model(proto, str(path))
         written = [path.name, data_file.name]
     else:
         onnx.save_model(proto, str(path))
@@ -309,8 +341,79 @@ def save_onnx(proto: onnx.ModelProto, path: Path, external_data_threshold: int) 
     return written
 
 
+def uses_external_data(tensor: onnx.TensorProto) -> bool:
+    return tensor.data_location == onnx.TensorProto.EXTERNAL
+
+
+class ExternalDataWriter:
+    """Appends tensors to one external data file and points their TensorProtos at it (ONNX external data:
+    location, offset, length). Tensors of 1 MiB or more start at multiples of 64 KiB, the others of 4 KiB, so
+    ONNX Runtime can memory-map them on any platform (Windows maps at 64 KiB granularity)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.stream = path.open("wb")
+        self.offset = 0
+
+    def __enter__(self) -> ExternalDataWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+    def _align(self, size: int) -> None:
+        alignment = 65536 if size >= 1 << 20 else 4096
+        padding = -self.offset % alignment
+        if padding:
+            self.stream.write(b"\0" * padding)
+            self.offset += padding
+
+    def add(self, tensor: onnx.TensorProto, data: bytes | memoryview | np.ndarray) -> None:
+        """Writes `data` (the tensor's raw little-endian bytes, or a C-contiguous array of them) and makes `tensor`
+        refer to it."""
+        size = memoryview(data).nbytes
+        self._align(size)
+        self.stream.write(data)
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        del tensor.external_data[:]
+        for key, value in (("location", self.path.name), ("offset", str(self.offset)), ("length", str(size))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+        self.offset += size
+
+    def copy_from(self, tensor: onnx.TensorProto, base_dir: Path | None) -> None:
+        """Moves a tensor already in an external file (relative to base_dir) into this one, in chunks."""
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        source = (base_dir or Path(".")) / info["location"]
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else source.stat().st_size - offset
+        self._align(length)
+        with source.open("rb") as stream:
+            stream.seek(offset)
+            remaining = length
+            while remaining:
+                chunk = stream.read(min(remaining, 1 << 24))
+                if not chunk:
+                    raise OSError(f"{source}: ends before the {length} bytes of {tensor.name}")
+                self.stream.write(chunk)
+                remaining -= len(chunk)
+        del tensor.external_data[:]
+        for key, value in (("location", self.path.name), ("offset", str(self.offset)), ("length", str(length))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+        self.offset += length
+
+
 def weight_bytes(proto: onnx.ModelProto) -> int:
-    return sum(len(tensor.raw_data) for tensor in proto.graph.initializer)
+    """The initializers' bytes, in the proto or in external files."""
+    total = 0
+    for tensor in proto.graph.initializer:
+        if uses_external_data(tensor):
+            total += int({entry.key: entry.value for entry in tensor.external_data}.get("length", 0))
+        else:
+            total += len(tensor.raw_data)
+    return total
 
 
 def sha256_of(path: Path) -> str:
@@ -321,8 +424,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_manifest(models: MgieTorchModels, sha256: dict[str, str], fp16: bool) -> dict:
+def build_manifest(models: MgieTorchModels, sha256: dict[str, str], precisions: dict[str, str],
+                   llm_weights: LlmWeights, provenance: dict | None = None) -> dict:
     settings, llm, vae = models.settings, models.llm.config, models.vae.config
+    # export.precision is the float type computed in (bundle-format.md); a quantized LLM says so in llm.weights
+    kinds = {label.split("+")[0] for label in precisions.values()}
     return {
         "format": "mgie-onnx-bundle",
         "formatVersion": 1,
@@ -334,7 +440,9 @@ def build_manifest(models: MgieTorchModels, sha256: dict[str, str], fp16: bool) 
         "vision": {"imageSize": models.vision_tower.config.image_size, "numPatches": models.num_patches,
                    "mean": list(settings.mean), "std": list(settings.std)},
         "llm": {"hiddenSize": llm.hidden_size, "numLayers": llm.num_hidden_layers, "numKvHeads": llm.num_key_value_heads,
-                "headDim": head_size(models), "vocabSize": vocab_size(models)},
+                "headDim": head_size(models), "vocabSize": vocab_size(models),
+                # optional (the runtime ignores it): how decoder.onnx stores its weights, MatMulNBits' settings if quantized
+                "weights": llm_weights.manifest_entry()},
         "tokens": settings.tokens,
         "prompt": {"template": settings.prompt_template},
         "generation": {"maxNewTokens": settings.max_new_tokens, "noRepeatNgramSize": settings.no_repeat_ngram_size},
@@ -344,32 +452,89 @@ def build_manifest(models: MgieTorchModels, sha256: dict[str, str], fp16: bool) 
                       "scalingFactor": vae.scaling_factor, "sizeMultiple": settings.size_multiple,
                       "scheduler": settings.scheduler, "defaults": settings.defaults},
         # optional, for provenance: how the ONNX files were produced
-        "export": {"precision": "float16" if fp16 else "float32", "opset": OPSET, "torch": torch.__version__},
+        "export": {"precision": kinds.pop() if len(kinds) == 1 else "mixed", "models": precisions, "opset": OPSET,
+                   "torch": torch.__version__, **(provenance or {})},
     }
 
 
+def model_dtypes(fp16: bool, llm_weights: LlmWeights) -> dict[str, torch.dtype]:
+    """The float type each model is exported in. The decoder's follows --llm-weights: float16 weights compute in
+    float16; quantized ones in float32 (ONNX Runtime's CPU MatMulNBits computes in float32 whatever A's type, and
+    float32 scales keep the 4-bit steps exact); embed.onnx, a lookup, follows --fp16 like the other models."""
+    dtypes = {key: torch.float16 if fp16 else torch.float32 for key in MODEL_FILES}
+    dtypes["decoder"] = torch.float16 if llm_weights.format == "fp16" else torch.float32
+    return dtypes
+
+
+def precision_label(key: str, dtype: torch.dtype, llm_weights: LlmWeights) -> str:
+    label = "float16" if dtype == torch.float16 else "float32"
+    return f"{label}+{llm_weights.format}" if key == "decoder" and llm_weights.quantized else label
+
+
+#: A replacement for export_model for the decoder (streamed_decoder.export_streamed_decoder's signature)
+DecoderExporter = Callable[[MgieTorchModels, Path, torch.dtype, LlmWeights, int], list[str]]
+
+
 def export_bundle(models: MgieTorchModels, out_dir: Path, fp16: bool = False,
-                  external_data_threshold: int = EXTERNAL_DATA_THRESHOLD) -> dict:
+                  external_data_threshold: int = EXTERNAL_DATA_THRESHOLD, *, llm_weights: LlmWeights | None = None,
+                  materialise: Callable[[str], contextlib.AbstractContextManager] | None = None,
+                  decoder_exporter: DecoderExporter | None = None, provenance: dict | None = None,
+                  reuse: Callable[[str, str, Path], tuple[list[str], dict[str, str]] | None] | None = None) -> dict:
     """Writes the bundle into out_dir (created if needed) and returns its manifest.
 
     fp16: weights and activations in float16 (module.half() traced), except where the modules themselves
     compute in float32 (LLaMA's RMSNorm variance, eager softmax and rotary angles; the UNet's sinusoidal
-    timestep embedding, fed by a float32 timestep input). The manifest is written last, so an interrupted
-    export does not look like a bundle.
+    timestep embedding, fed by a float32 timestep input). llm_weights: the decoder's weights (default: float16 with
+    fp16, else float32); int8/int4 replace its projections' MatMuls by MatMulNBits (matmul_nbits.py).
+    materialise(key): a context in which `models` holds the weights of bundle model `key` (random_models.py builds
+    one model's weights at a time); decoder_exporter: writes decoder.onnx instead of export_model (the streamed,
+    layer-by-layer export); reuse(key, precision, out_dir): the files (and their sha256) of a model it linked from
+    an identical export (reuse_parts.py), or None. The manifest is written last, so an interrupted export does
+    not look like a bundle.
     """
+    llm_weights = llm_weights or LlmWeights("fp16" if fp16 else "fp32")
+    materialise = materialise or (lambda key: contextlib.nullcontext())
     check_consistency(models)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST_FILE).unlink(missing_ok=True)
+    dtypes = model_dtypes(fp16, llm_weights)
     written: list[str] = []
-    for key, spec in model_specs(models).items():
+    known_sha256: dict[str, str] = {}
+    for key in MODEL_FILES:
         started = time.perf_counter()
-        files = export_model(key, spec, models, out_dir, fp16, external_data_threshold)
+        linked = reuse(key, precision_label(key, dtypes[key], llm_weights), out_dir) if reuse else None
+        if linked is not None:
+            files, hashes = linked
+            known_sha256.update(hashes)
+        elif key == "decoder" and decoder_exporter is not None:
+            files = decoder_exporter(models, out_dir, dtypes[key], llm_weights, external_data_threshold)
+        else:
+            transform = None
+            if key == "decoder" and llm_weights.quantized:
+                def transform(proto: onnx.ModelProto) -> None:
+                    log.info("  decoder: %d MatMuls -> MatMulNBits (%s)", quantize_model(proto, llm_weights), llm_weights.format)
+            with materialise(key):
+                files = export_model(key, model_spec(models, key), models, out_dir, dtypes[key], external_data_threshold, transform)
         size = sum((out_dir / file).stat().st_size for file in files)
-        log.info("  %-12s %-28s %10.1f MB %7.1f s", key, " + ".join(files), size / 1e6, time.perf_counter() - started)
+        log.info("  %-12s %-28s %10.1f MB %7.1f s  peak RSS %.1f GB", key, " + ".join(files), size / 1e6,
+                 time.perf_counter() - started, peak_rss_gb())
         written += files
     for file in TOKENIZER_FILES:
         shutil.copyfile(models.settings.tokenizer_dir / file, out_dir / file)
         written.append(file)
-    manifest = build_manifest(models, {file: sha256_of(out_dir / file) for file in written}, fp16)
+    precisions = {key: precision_label(key, dtypes[key], llm_weights) for key in MODEL_FILES}
+    sha256 = {file: known_sha256.get(file) or sha256_of(out_dir / file) for file in written}
+    manifest = build_manifest(models, sha256, precisions, llm_weights, provenance)
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far (Linux VmHWM), in GB; 0 where /proc is not there."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return 0.0

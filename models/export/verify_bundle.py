@@ -8,16 +8,18 @@ then runs each case through ModelSession (companion-server/engine/onnx-runtime.t
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .export_bundle import MODEL_FILES, head_size, model_specs, vae_scale_factor, vocab_size
+from .export_bundle import MODEL_FILES, head_size, model_spec, vae_scale_factor, vocab_size
 from .torch_models import MgieTorchModels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,11 +32,15 @@ PREFILL_LENGTH = 40
 class Case:
     model: str
     name: str
-    inputs: tuple[torch.Tensor, ...]
+    #: the inputs, or how to compute them once the model's weights are there (the decoder's, from the embeddings)
+    inputs: tuple[torch.Tensor, ...] | Callable[[], tuple[torch.Tensor, ...]]
 
 
 @torch.no_grad()
 def verify_cases(models: MgieTorchModels, seed: int) -> list[Case]:
+    """Every case, its random draws made here in a fixed order; the decoder's inputs are computed when the
+    decoder's weights are there (its prompt is made of real token embeddings; the decode step continues the
+    prefill's KV cache), so models may hold one model's weights at a time (random_models.py)."""
     generator = torch.Generator().manual_seed(seed)
 
     def randn(*shape: int) -> torch.Tensor:
@@ -49,17 +55,27 @@ def verify_cases(models: MgieTorchModels, seed: int) -> list[Case]:
     image_size = models.vision_tower.config.image_size
     empty_past = tuple(torch.zeros(1, config.num_key_value_heads, 0, head_size(models))
                        for _ in range(2 * config.num_hidden_layers))
+    vision = randn(1, 3, image_size, image_size)
+    embed_ids = torch.randint(0, vocab_size(models), (1, 37), generator=generator)
     # real token embeddings, so the residual stream has the scale it has in use
     token_ids = torch.randint(0, vocab_size(models), (1, PREFILL_LENGTH + 1), generator=generator)
-    prompt = models.llm.get_input_embeddings()(token_ids)
-    prefill = (prompt[:, :PREFILL_LENGTH], torch.ones(1, PREFILL_LENGTH, dtype=torch.int64),
-               torch.arange(PREFILL_LENGTH)[None], *empty_past)
-    prefill_present = model_specs(models)["decoder"].module(*prefill)[2:]
-    decode = (prompt[:, PREFILL_LENGTH:], torch.ones(1, PREFILL_LENGTH + 1, dtype=torch.int64),
-              torch.tensor([[PREFILL_LENGTH]]), *prefill_present)
+    prefill_present: list[tuple[torch.Tensor, ...]] = []
+
+    def prefill() -> tuple[torch.Tensor, ...]:
+        prompt = models.llm.get_input_embeddings()(token_ids)
+        inputs = (prompt[:, :PREFILL_LENGTH], torch.ones(1, PREFILL_LENGTH, dtype=torch.int64),
+                  torch.arange(PREFILL_LENGTH)[None], *empty_past)
+        prefill_present.append(model_spec(models, "decoder").module(*inputs)[2:])
+        return inputs
+
+    def decode() -> tuple[torch.Tensor, ...]:
+        prompt = models.llm.get_input_embeddings()(token_ids[:, PREFILL_LENGTH:])
+        return (prompt, torch.ones(1, PREFILL_LENGTH + 1, dtype=torch.int64), torch.tensor([[PREFILL_LENGTH]]),
+                *prefill_present.pop())
+
     return [
-        Case("vision", "image", (randn(1, 3, image_size, image_size),)),
-        Case("embed", "tokens", (torch.randint(0, vocab_size(models), (1, 37), generator=generator),)),
+        Case("vision", "image", (vision,)),
+        Case("embed", "tokens", (embed_ids,)),
         Case("decoder", "prefill", prefill),
         Case("decoder", "decode", decode),
         Case("editHead", "batch3", (randn(3, len(models.img_token_ids), config.hidden_size),)),
@@ -71,28 +87,41 @@ def verify_cases(models: MgieTorchModels, seed: int) -> list[Case]:
     ]
 
 
-def write_verify_cases(models: MgieTorchModels, bundle_dir: Path, precision: str, seed: int = 0) -> Path:
-    """Writes <bundle>/verify/ (inputs, float32 PyTorch outputs, cases.json); returns the cases.json path."""
+def write_verify_cases(models: MgieTorchModels, bundle_dir: Path, precision: str | dict[str, str], seed: int = 0,
+                       materialise: Callable[[str], contextlib.AbstractContextManager] | None = None) -> Path:
+    """Writes <bundle>/verify/ (inputs, float32 PyTorch outputs, cases.json); returns the cases.json path.
+    precision: the bundle's, or each model's (the manifest's export.models: "float16", "float32", "float32+int4");
+    a float32 model with quantized weights is held to float32's tolerance, its PyTorch side running on the
+    round-tripped weights. materialise(key): a context in which `models` holds bundle model `key`'s weights
+    (default: they always do)."""
+    precisions = precision if isinstance(precision, dict) else {key: precision for key in MODEL_FILES}
+    tolerance = {key: "float16" if label.startswith("float16") else "float32" for key, label in precisions.items()}
+    materialise = materialise or (lambda key: contextlib.nullcontext())
     out_dir = bundle_dir / VERIFY_DIR
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    specs = model_specs(models)
     entries = []
-    for case in verify_cases(models, seed):
-        spec = specs[case.model]
-        with torch.no_grad():
-            outputs = spec.module(*case.inputs)
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        prefix = f"{case.model}.{case.name}"
-        entries.append({
-            "model": case.model, "file": MODEL_FILES[case.model], "case": case.name,
-            "inputs": {name: save_tensor(tensor, out_dir, f"{prefix}.in.{name}.npy")
-                       for name, tensor in zip(spec.input_names, case.inputs, strict=True)},
-            "outputs": {name: save_tensor(tensor, out_dir, f"{prefix}.out.{name}.npy")
-                        for name, tensor in zip(spec.output_names, outputs, strict=True)},
-        })
+    cases = verify_cases(models, seed)
+    for key in dict.fromkeys(case.model for case in cases):
+        with materialise(key), torch.no_grad():
+            spec = model_spec(models, key)
+            for case in (case for case in cases if case.model == key):
+                inputs = case.inputs() if callable(case.inputs) else case.inputs
+                outputs = spec.module(*inputs)
+                outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+                prefix = f"{case.model}.{case.name}"
+                entries.append({
+                    "model": case.model, "file": MODEL_FILES[case.model], "case": case.name, "precision": tolerance[key],
+                    "inputs": {name: save_tensor(tensor, out_dir, f"{prefix}.in.{name}.npy")
+                               for name, tensor in zip(spec.input_names, inputs, strict=True)},
+                    "outputs": {name: save_tensor(tensor, out_dir, f"{prefix}.out.{name}.npy")
+                                for name, tensor in zip(spec.output_names, outputs, strict=True)},
+                })
+                del inputs, outputs
     cases_path = out_dir / CASES_FILE
-    cases_path.write_text(json.dumps({"precision": precision, "cases": entries}, indent=1) + "\n", encoding="utf-8")
+    overall = set(tolerance.values())
+    cases_path.write_text(json.dumps({"precision": overall.pop() if len(overall) == 1 else "mixed", "cases": entries}, indent=1) + "\n",
+                          encoding="utf-8")
     return cases_path
 
 

@@ -14,6 +14,7 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { MALLOC_TUNABLES } from '../../companion-server/cli/restart-with-malloc-tunables.js';
 import { ensureGeneratedBundleAsync, GENERATED_BUNDLES_DIR } from '../../models/tiny/ensure-generated-bundle.ts';
 import { BENCH_BUNDLE_CONFIG, TINY_BUNDLE_CONFIG } from '../../models/tiny/generated-bundle-config.ts';
 import { type CopyBandwidth, measureCopyBandwidthAsync } from './copy-bandwidth.ts';
@@ -68,9 +69,12 @@ if (args.measure) {
   }
 }
 
+/** The child runs with the malloc settings `mgie` starts with (restart-with-malloc-tunables.js), unless MGIE_MALLOC_TUNABLES=0. */
 function measureInChildAsync(options: MeasureOptions): Promise<BundleFigures> {
+  const tuned = process.env.MGIE_MALLOC_TUNABLES !== '0';
+  const env = tuned ? { ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, ...MALLOC_TUNABLES].filter(Boolean).join(':') } : process.env;
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['--import', 'tsx', SELF, '--measure', JSON.stringify(options)], { maxBuffer: 16 << 20 }, (error, out, err) =>
+    execFile(process.execPath, ['--import', 'tsx', SELF, '--measure', JSON.stringify(options)], { maxBuffer: 16 << 20, env }, (error, out, err) =>
       error ? reject(new Error(err || error.message)) : resolve(JSON.parse(out) as BundleFigures),
     ),
   );

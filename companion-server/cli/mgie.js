@@ -9,6 +9,8 @@ if (major < MIN_NODE_MAJOR) {
   );
   process.exit(1);
 }
+const { restartWithMallocTunables } = await import('./restart-with-malloc-tunables.js');
+restartWithMallocTunables();
 const { register } = await import('tsx/esm/api');
 register();
 await import('./mgie-cli.ts');

@@ -2,10 +2,11 @@
 // bundles are written with it, so that the runtime meets real ONNX files without Python in the loop.
 import { Float16Array } from '@petamoriken/float16';
 import onnxProto from 'onnx-proto';
+import type { BlockwiseQuantized } from './quantize-blockwise.ts';
 
 const { onnx } = onnxProto;
 
-export type ElementType = 'float32' | 'float16' | 'int64' | 'bool';
+export type ElementType = 'float32' | 'float16' | 'int64' | 'bool' | 'uint8';
 /** A dimension is a fixed size or a symbolic name (dynamic axis). */
 export type Dim = number | string;
 export type AttributeValue = number | string | number[] | { floats: number[] } | { ints: number[] } | { float: number };
@@ -15,11 +16,15 @@ const dataTypeOf: Record<ElementType, number> = {
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 // The CPU provider has float32 kernels for everything we use; opset 17 still takes ReduceMean axes
 // as an attribute and already has LayerNormalization.
 export const OPSET_VERSION = 17;
+
+/** onnxruntime's contrib operators (MatMulNBits); version 1 is the only one. */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 
 const EXTERNAL_DATA_MIN_BYTES = 1024;
 const EXTERNAL_DATA_ALIGNMENT = 4096;
@@ -38,6 +43,7 @@ export class GraphBuilder {
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly usedNames = new Set<string>();
+  private readonly domains = new Set<string>();
   readonly float16: boolean;
 
   constructor(readonly name: string, options: GraphBuilderOptions = {}) {
@@ -94,11 +100,13 @@ export class GraphBuilder {
     return this.tensor(hint, 'float32', [value], []);
   }
 
-  /** Adds one node; returns its output names. */
-  node(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = opType.toLowerCase(), numOutputs = 1): string[] {
+  /** Adds one node (of the default ONNX domain unless `domain` is given); returns its output names. */
+  node(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = opType.toLowerCase(), numOutputs = 1, domain?: string): string[] {
     const output = Array.from({ length: numOutputs }, (_, i) => this.uniqueName(numOutputs === 1 ? hint : `${hint}_${i}`));
+    if (domain) this.domains.add(domain);
     this.nodes.push({
       opType,
+      ...(domain ? { domain } : {}),
       input: inputs,
       output,
       name: this.uniqueName(`n_${hint}`),
@@ -110,6 +118,20 @@ export class GraphBuilder {
   /** Shorthand for a single-output node. */
   op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint?: string): string {
     return this.node(opType, inputs, attributes, hint)[0];
+  }
+
+  /**
+   * x W with W block-quantized (quantize-blockwise.ts): one MatMulNBits node whose packed weight,
+   * scales and zero points are initializers. `accuracyLevel` 4 lets the CPU provider quantize x to
+   * int8 per block and use integer dot products; 0 computes in float32.
+   */
+  matMulNBits(x: string, weight: BlockwiseQuantized, hint: string, accuracyLevel = 0): string {
+    const { n, k, kBlocks, bits, blockSize } = weight;
+    const packed = this.tensor(`${hint}.qweight`, 'uint8', weight.packed, [n, kBlocks, (blockSize * bits) / 8]);
+    const scales = this.tensor(`${hint}.scales`, 'float32', weight.scales, [n, kBlocks]);
+    const zeroPoints = this.tensor(`${hint}.qzeros`, 'uint8', weight.zeroPoints, [n, weight.zeroPoints.length / n]);
+    const attributes = { K: k, N: n, bits, block_size: blockSize, accuracy_level: accuracyLevel };
+    return this.node('MatMulNBits', [x, packed, scales, zeroPoints], attributes, hint, 1, MICROSOFT_DOMAIN)[0];
   }
 
   toModelBytes(): Uint8Array {
@@ -154,15 +176,20 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'mgie-for-figma/models',
-      opsetImport: [{ domain: '', version: OPSET_VERSION }],
+      opsetImport: [{ domain: '', version: OPSET_VERSION }, ...[...this.domains].map((domain) => ({ domain, version: 1 }))],
       graph: { name: this.name, node: this.nodes, initializer: initializers, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }
 
-  /** Number of weight parameters, for reporting bundle sizes. */
+  /** Number of stored weight values (a packed 4-bit byte counts once), for reporting bundle sizes. */
   get parameterCount(): number {
     return this.initializers.reduce((sum, t) => sum + (t.dims ?? []).reduce<number>((p, d) => p * Number(d), 1), 0);
+  }
+
+  /** Bytes of all weights as stored. */
+  get weightBytes(): number {
+    return this.initializers.reduce((sum, t) => sum + (t.rawData?.byteLength ?? 0), 0);
   }
 }
 
@@ -194,6 +221,7 @@ function rawBytes(type: ElementType, data: ArrayLike<number>): Uint8Array {
     case 'float16': return bytesOf(new Uint16Array(Float16Array.from(data).buffer));
     case 'int64': return bytesOf(BigInt64Array.from(Array.from(data, (v) => BigInt(v))));
     case 'bool': return Uint8Array.from(data, (v) => (v ? 1 : 0));
+    case 'uint8': return data instanceof Uint8Array ? data : Uint8Array.from(data);
   }
 }
 

@@ -1,6 +1,7 @@
 // Building blocks shared by the generated models: the same operations the real MGIE parts use
 // (linear layers, LayerNorm/RMSNorm/GroupNorm, attention, convolutions), written as plain ONNX ops.
 import type { GraphBuilder } from './graph-builder.ts';
+import { type QuantizedBits, quantizeBlockwise } from './quantize-blockwise.ts';
 import type { WeightSource } from './weight-source.ts';
 
 export interface Layers {
@@ -14,6 +15,23 @@ export function linear({ g, w }: Layers, x: string, inDim: number, outDim: numbe
   const y = g.op('MatMul', [x, weight], {}, `${name}_mm`);
   if (!bias) return y;
   return g.op('Add', [y, g.weight(`${name}.bias`, w.normal(outDim, 0.02), [outDim])], {}, name);
+}
+
+/** How a projection's weight is block-quantized for MatMulNBits (quantize-blockwise.ts). */
+export interface LinearQuantization {
+  bits: QuantizedBits;
+  blockSize: number;
+  /** MatMulNBits accuracy_level: 0 computes in float32, 4 lets the CPU quantize activations to int8. */
+  accuracyLevel: number;
+}
+
+/**
+ * x W without bias, W drawn exactly as linear() draws it, then block-quantized into one MatMulNBits
+ * node: a quantized model and a float one built from the same seed hold the same weights up to rounding.
+ */
+export function quantizedLinear({ g, w }: Layers, x: string, inDim: number, outDim: number, name: string, quantization: LinearQuantization): string {
+  const weight = quantizeBlockwise(w.normal(inDim * outDim, 1 / Math.sqrt(inDim)), inDim, outDim, quantization.bits, quantization.blockSize);
+  return g.matMulNBits(x, weight, `${name}_mm`, quantization.accuracyLevel);
 }
 
 /** Norm weights near 1 and biases near 0, but not exactly, so that a wiring mistake shows. */

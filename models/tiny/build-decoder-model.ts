@@ -1,7 +1,7 @@
 // decoder.onnx: the LLaMA decoder of LLaVA-7B (HF LlamaForCausalLM) with an explicit KV cache, per
 // bundle-format.md (decoder.onnx row) and mgie-reference.md ("3. Generation", "4. Visual tokens").
 import { GraphBuilder } from '../onnx-builder/graph-builder.ts';
-import { linear, mergeHeads, rmsNorm, scaledDotProductAttention, silu, splitHeads, type Layers } from '../onnx-builder/layers.ts';
+import { linear, mergeHeads, quantizedLinear, rmsNorm, scaledDotProductAttention, silu, splitHeads, type Layers } from '../onnx-builder/layers.ts';
 import type { WeightSource } from '../onnx-builder/weight-source.ts';
 import type { GeneratedBundleConfig } from './generated-bundle-config.ts';
 
@@ -20,6 +20,11 @@ export function buildDecoderModel(config: GeneratedBundleConfig, vocabSize: numb
   const g = new GraphBuilder('decoder', { float16: config.float16Models.includes('decoder') });
   const layers: Layers = { g, w: weights };
   const { sequence: T, past: P, total: L } = DECODER_DIMS;
+  // Every projection of the decoder (attention, MLP and lm_head) is a bias-free linear layer: these are
+  // the weights --llm-weights int4/int8 quantizes, 98% of a 7B decoder's bytes.
+  const quantization = config.llmQuantization;
+  const project = (x: string, inDim: number, outDim: number, name: string): string =>
+    quantization ? quantizedLinear(layers, x, inDim, outDim, name, quantization) : linear(layers, x, inDim, outDim, name, false);
 
   let h = g.input('inputs_embeds', 'float32', [1, T, d]);
   const attentionMask = g.input('attention_mask', 'int64', [1, L]);
@@ -36,28 +41,28 @@ export function buildDecoderModel(config: GeneratedBundleConfig, vocabSize: numb
     const prefix = `model.layers.${i}`;
     // Self-attention block (HF LlamaAttention): no biases, rotary on q and k, cache holds rotated keys.
     const x = rmsNorm(layers, h, d, `${prefix}.input_layernorm`, RMS_NORM_EPS);
-    const q = applyRotary(g, splitHeads(g, linear(layers, x, d, numHeads * headDim, `${prefix}.self_attn.q_proj`, false), numHeads, headDim), cos, sin, headDim);
-    const k = applyRotary(g, splitHeads(g, linear(layers, x, d, numKvHeads * headDim, `${prefix}.self_attn.k_proj`, false), numKvHeads, headDim), cos, sin, headDim);
-    const v = splitHeads(g, linear(layers, x, d, numKvHeads * headDim, `${prefix}.self_attn.v_proj`, false), numKvHeads, headDim);
+    const q = applyRotary(g, splitHeads(g, project(x, d, numHeads * headDim, `${prefix}.self_attn.q_proj`), numHeads, headDim), cos, sin, headDim);
+    const k = applyRotary(g, splitHeads(g, project(x, d, numKvHeads * headDim, `${prefix}.self_attn.k_proj`), numKvHeads, headDim), cos, sin, headDim);
+    const v = splitHeads(g, project(x, d, numKvHeads * headDim, `${prefix}.self_attn.v_proj`), numKvHeads, headDim);
     const presentKey = g.op('Concat', [pasts[i].key, k], { axis: 2 }, `${prefix}.present_key`);
     const presentValue = g.op('Concat', [pasts[i].value, v], { axis: 2 }, `${prefix}.present_value`);
     g.output(presentKey, `present.${i}.key`, 'float32', [1, numKvHeads, L, headDim]);
     g.output(presentValue, `present.${i}.value`, 'float32', [1, numKvHeads, L, headDim]);
     const nRep = numHeads / numKvHeads;
     const attended = scaledDotProductAttention(g, q, repeatKv(g, presentKey, nRep, numHeads, headDim), repeatKv(g, presentValue, nRep, numHeads, headDim), headDim, mask);
-    h = g.op('Add', [h, linear(layers, mergeHeads(g, attended, numHeads, headDim), numHeads * headDim, d, `${prefix}.self_attn.o_proj`, false)], {}, `${prefix}.attn_residual`);
+    h = g.op('Add', [h, project(mergeHeads(g, attended, numHeads, headDim), numHeads * headDim, d, `${prefix}.self_attn.o_proj`)], {}, `${prefix}.attn_residual`);
 
     // SwiGLU MLP (HF LlamaMLP): down(silu(gate(x)) * up(x)).
     const y = rmsNorm(layers, h, d, `${prefix}.post_attention_layernorm`, RMS_NORM_EPS);
-    const gate = silu(g, linear(layers, y, d, intermediateSize, `${prefix}.mlp.gate_proj`, false));
-    const up = linear(layers, y, d, intermediateSize, `${prefix}.mlp.up_proj`, false);
-    h = g.op('Add', [h, linear(layers, g.op('Mul', [gate, up]), intermediateSize, d, `${prefix}.mlp.down_proj`, false)], {}, `${prefix}.mlp_residual`);
+    const gate = silu(g, project(y, d, intermediateSize, `${prefix}.mlp.gate_proj`));
+    const up = project(y, d, intermediateSize, `${prefix}.mlp.up_proj`);
+    h = g.op('Add', [h, project(g.op('Mul', [gate, up]), intermediateSize, d, `${prefix}.mlp.down_proj`)], {}, `${prefix}.mlp_residual`);
   }
 
   const normed = rmsNorm(layers, h, d, 'model.norm', RMS_NORM_EPS);
   g.output(normed, 'last_hidden_state', 'float32', [1, T, d]);
   // Untied lm_head, as LLaMA (and MGIE's resized lm_head.weight).
-  g.output(linear(layers, normed, d, vocabSize, 'lm_head', false), 'logits', 'float32', [1, T, vocabSize]);
+  g.output(project(normed, d, vocabSize, 'lm_head'), 'logits', 'float32', [1, T, vocabSize]);
   return g;
 }
 

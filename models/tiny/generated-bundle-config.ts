@@ -2,6 +2,8 @@
 // and a larger one whose compute dominates, for the benchmark. Both have MGIE's architecture
 // (mgie-reference.md, "Models") at a smaller width and depth.
 
+import type { LinearQuantization } from '../onnx-builder/layers.ts';
+
 export type GeneratedModelName = 'vision' | 'embed' | 'decoder' | 'editHead' | 'vaeEncoder' | 'unet' | 'vaeDecoder';
 
 export interface GeneratedBundleConfig {
@@ -27,6 +29,11 @@ export interface GeneratedBundleConfig {
   baseVocabSize: number;
   /** Models written in float16 (weights and IO), to exercise the runtime's conversions. */
   float16Models: GeneratedModelName[];
+  /**
+   * Optional: the decoder's projections (attention, MLP, lm_head) block-quantized for onnxruntime's
+   * MatMulNBits, as the exporter's `--llm-weights int4|int8` writes them. Absent: float weights.
+   */
+  llmQuantization?: LinearQuantization;
   defaults: { steps: number; guidanceScale: number; imageGuidanceScale: number; size: number };
   sizeMultiple: number;
 }

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { GraphBuilder } from '../onnx-builder/graph-builder.ts';
+import { QUANTIZATION_SCHEME } from '../onnx-builder/quantize-blockwise.ts';
 import { WeightSource } from '../onnx-builder/weight-source.ts';
 import { buildTinyTokenizer } from './build-tiny-tokenizer.ts';
 import { buildDiffusionModels } from './build-diffusion-models.ts';
@@ -11,7 +12,7 @@ import { buildLlmModels } from './build-llm-models.ts';
 import type { GeneratedBundleConfig } from './generated-bundle-config.ts';
 
 /** Bump when the generator's output changes, so stale generated bundles are rebuilt. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 
 const FILES = {
   vision: 'vision.onnx',
@@ -39,6 +40,13 @@ function precisionOf(config: GeneratedBundleConfig, modelCount: number): 'float3
   return config.float16Models.length === modelCount ? 'float16' : 'mixed';
 }
 
+/** The manifest's `llm.weights` (models/BUNDLE-FORMAT.md): how the decoder's projection weights are stored. */
+function llmWeightsOf(config: GeneratedBundleConfig): Record<string, string | number> {
+  const quantization = config.llmQuantization;
+  if (!quantization) return { format: config.float16Models.includes('decoder') ? 'fp16' : 'fp32' };
+  return { format: `int${quantization.bits}`, blockSize: quantization.blockSize, scheme: QUANTIZATION_SCHEME, op: 'MatMulNBits' };
+}
+
 export async function writeGeneratedBundleAsync(config: GeneratedBundleConfig, outDir: string): Promise<{ bytes: number; parameters: number }> {
   if (config.editHead.numImgTokens !== IMG_TOKENS.length) throw new Error('the generated tokenizer carries exactly 8 IMG tokens, as MGIE');
   const tokenizer = buildTinyTokenizer({ vocabSize: config.baseVocabSize });
@@ -62,7 +70,7 @@ export async function writeGeneratedBundleAsync(config: GeneratedBundleConfig, o
   };
   for (const [key, graph] of Object.entries(graphs) as [keyof typeof graphs, GraphBuilder][]) {
     parameters += graph.parameterCount;
-    if (graph.parameterCount * 4 < EXTERNAL_DATA_FROM_BYTES) {
+    if (graph.weightBytes < EXTERNAL_DATA_FROM_BYTES) {
       await write(FILES[key], graph.toModelBytes());
       continue;
     }
@@ -92,6 +100,7 @@ export async function writeGeneratedBundleAsync(config: GeneratedBundleConfig, o
       numKvHeads: config.llm.numKvHeads,
       headDim: config.llm.headDim,
       vocabSize: tokenizer.vocabSize,
+      weights: llmWeightsOf(config),
     },
     tokens: { bos: '<s>', eos: '</s>', imPatch: '<im_patch>', imStart: '<im_start>', imEnd: '<im_end>', img: IMG_TOKENS },
     prompt: {

@@ -1,81 +1,99 @@
-// `npm run bench`: one edit on the tiny bundle and one on a larger generated bundle whose compute
-// dominates, each in its own process so peak RSS is its own. Prints figures; asserts nothing.
-import { execFile } from 'node:child_process';
+// `npm run bench`: benchmark figures, never assertions.
+//
+//   npm run bench                                  the tiny and the generated benchmark bundle
+//   npm run bench -- --bundle DIR [--size 256,512] [--steps 4,3] [--threads N] [--torch]
+//   npm run bench -- --real-width [--llm-layers 2] [--llm-weights fp32|int4] [...]   the same on a real-size
+//                                                  bundle exported once with --random-init into .bundles/bench-real/
+//
+// Each bundle is measured in a fresh process, so its peak RSS is its own; the machine's copy bandwidth
+// is measured here first, for the decoder's bandwidth bound. --torch then times the same stages on the
+// same weights with transformers and diffusers (models/export/bench_torch.py) and prints the ratios.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
-import { ensureGeneratedBundleAsync } from '../../models/tiny/ensure-generated-bundle.ts';
+import { parseArgs } from 'node:util';
+import { MALLOC_TUNABLES } from '../../companion-server/cli/restart-with-malloc-tunables.js';
+import { ensureGeneratedBundleAsync, GENERATED_BUNDLES_DIR } from '../../models/tiny/ensure-generated-bundle.ts';
 import { BENCH_BUNDLE_CONFIG, TINY_BUNDLE_CONFIG } from '../../models/tiny/generated-bundle-config.ts';
-import { samplePhotoAsync } from '../helpers/sample-images.ts';
+import { type CopyBandwidth, measureCopyBandwidthAsync } from './copy-bandwidth.ts';
+import { type BundleFigures, type MeasureOptions, measureBundleEditAsync } from './measure-bundle-edit.ts';
+import { printBundleFigures, printTorchComparison } from './print-bench-figures.ts';
+import { torchStageTimesAsync } from './torch-stage-times.ts';
 
-const CONFIGS = { tiny: TINY_BUNDLE_CONFIG, bench: BENCH_BUNDLE_CONFIG };
-type BundleKind = keyof typeof CONFIGS;
+const SELF = fileURLToPath(import.meta.url);
+const REPO = path.resolve(path.dirname(SELF), '../..');
+/** Real-size bundles the benchmark exports for itself (git-ignored with the rest of .bundles/). */
+export const REAL_BENCH_DIR = path.join(GENERATED_BUNDLES_DIR, 'bench-real');
 
-interface Figures {
-  bundle: string;
-  weightMB: number;
-  loadMs: number;
-  editSize: string;
-  steps: number;
-  tokens: number;
-  stagesMs: Record<string, number>;
-  wallMs: number;
-  tokensPerSecond: number;
-  unetStepsPerSecond: number;
-  outsideOrtShare: number;
-  peakRssMB: number;
-  rssTargetMB: number;
-}
+const { values: args } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    'real-width': { type: 'boolean', default: false },
+    'llm-layers': { type: 'string', default: '2' },
+    'llm-weights': { type: 'string', default: 'fp32' },
+    size: { type: 'string' },
+    steps: { type: 'string' },
+    threads: { type: 'string' },
+    torch: { type: 'boolean', default: false },
+    python: { type: 'string', default: process.env.MGIE_PYTHON ?? 'python3' },
+    // internal: the measuring child
+    measure: { type: 'string' },
+  },
+});
+const numbers = (text: string | undefined, fallback: number[]): number[] => (text ? text.split(',').map(Number) : fallback);
 
-async function measureAsync(kind: BundleKind): Promise<Figures> {
-  const config = CONFIGS[kind];
-  const { directory } = await ensureGeneratedBundleAsync(config);
-  const pipeline = await MgiePipeline.loadAsync(directory);
-  const image = await samplePhotoAsync(640, 480);
-  const request = { image, instruction: 'make it look like autumn', parameters: { seed: 13331 } };
-  await pipeline.editAsync({ ...request, parameters: { ...request.parameters, steps: 2 } }); // warm-up
-  const sessions = Object.values(pipeline.bundle.sessions);
-  for (const s of sessions) s.runMilliseconds = 0;
-  const started = performance.now();
-  const result = await pipeline.editAsync(request);
-  const wallMs = performance.now() - started;
-  const ortMs = sessions.reduce((sum, s) => sum + s.runMilliseconds, 0);
-  const weightMB = pipeline.bundle.totalBytes / 2 ** 20;
-  await pipeline.releaseAsync();
-  return {
-    bundle: config.name,
-    weightMB,
-    loadMs: pipeline.bundle.loadMilliseconds,
-    editSize: `${result.editWidth}x${result.editHeight}`,
-    steps: result.parameters.steps,
-    tokens: result.generatedTokens,
-    stagesMs: result.timings,
-    wallMs,
-    tokensPerSecond: result.generatedTokens / (result.timings.generate / 1000),
-    unetStepsPerSecond: result.parameters.steps / (result.timings.diffuse / 1000),
-    outsideOrtShare: 1 - ortMs / wallMs,
-    peakRssMB: process.resourceUsage().maxRSS / 1024,
-    rssTargetMB: 1.5 * weightMB + 300,
-  };
-}
-
-function print(f: Figures): void {
-  const ms = (v: number) => `${v.toFixed(0)} ms`;
-  console.log(`\n${f.bundle}: ${f.weightMB.toFixed(1)} MB of files, loaded in ${ms(f.loadMs)}; edit ${f.editSize}, ${f.steps} steps, ${f.tokens} tokens`);
-  console.log(`  stages: ${Object.entries(f.stagesMs).map(([s, v]) => `${s} ${ms(v)}`).join(', ')}; wall ${ms(f.wallMs)}`);
-  console.log(`  decoder ${f.tokensPerSecond.toFixed(1)} tokens/s, UNet ${f.unetStepsPerSecond.toFixed(2)} steps/s`);
-  console.log(`  outside onnxruntime runs: ${(f.outsideOrtShare * 100).toFixed(2)}% of wall time (target < 5% on the larger bundle)`);
-  console.log(`  peak RSS ${f.peakRssMB.toFixed(0)} MB (target < ${f.rssTargetMB.toFixed(0)} MB = 1.5 x files + 300 MB)`);
-}
-
-const only = process.argv[2] as BundleKind | undefined;
-if (only) {
-  process.stdout.write(JSON.stringify(await measureAsync(only)));
-} else {
-  const self = fileURLToPath(import.meta.url);
-  for (const kind of Object.keys(CONFIGS) as BundleKind[]) {
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--import', 'tsx', self, kind], { maxBuffer: 1 << 20 }, (error, out, err) => (error ? reject(new Error(err || error.message)) : resolve(out))),
-    );
-    print(JSON.parse(stdout));
+if (args.measure) {
+  process.stdout.write(JSON.stringify(await measureBundleEditAsync(JSON.parse(args.measure) as MeasureOptions)));
+} else if (args.bundle || args['real-width']) {
+  const directory = args.bundle ? path.resolve(args.bundle) : await ensureRealWidthBundleAsync(Number(args['llm-layers']), args['llm-weights']!);
+  // Real size: few steps (a 512 px step of SD 1.5's UNet at batch 3 takes tens of seconds on 2 cores);
+  // the first step of each size is reported apart, the median of the others is the figure.
+  const sizes = numbers(args.size, [256, 512]);
+  const steps = numbers(args.steps, [4, 3]);
+  const threads = args.threads ? Number(args.threads) : undefined;
+  const bandwidth = await measureCopyBandwidthAsync({ threads: threads ?? cpus().length });
+  const figures = await measureInChildAsync({ directory, sizes, steps, intraOpNumThreads: threads });
+  printBundleFigures(figures, bandwidth);
+  if (args.torch) {
+    const torch = await torchStageTimesAsync({ python: args.python!, directory, figures, threads: threads ?? cpus().length, repo: REPO });
+    printTorchComparison(figures, torch);
   }
+} else {
+  const bandwidth = await measureCopyBandwidthAsync({ threads: cpus().length });
+  for (const config of [TINY_BUNDLE_CONFIG, BENCH_BUNDLE_CONFIG]) {
+    const { directory } = await ensureGeneratedBundleAsync(config);
+    const figures = await measureInChildAsync({ directory, sizes: [config.defaults.size], steps: [config.defaults.steps], warmUp: true });
+    printBundleFigures(figures, bandwidth);
+  }
+}
+
+/** The child runs with the malloc settings `mgie` starts with (restart-with-malloc-tunables.js), unless MGIE_MALLOC_TUNABLES=0. */
+function measureInChildAsync(options: MeasureOptions): Promise<BundleFigures> {
+  const tuned = process.env.MGIE_MALLOC_TUNABLES !== '0';
+  const env = tuned ? { ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, ...MALLOC_TUNABLES].filter(Boolean).join(':') } : process.env;
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', SELF, '--measure', JSON.stringify(options)], { maxBuffer: 16 << 20, env }, (error, out, err) =>
+      error ? reject(new Error(err || error.message)) : resolve(JSON.parse(out) as BundleFigures),
+    ),
+  );
+}
+
+/**
+ * The real-size bundle of `layers` LLaMA layers, exported once with the exporter's --random-init (seed 0)
+ * and kept in .bundles/bench-real/. Needs the exporter's Python packages (models/export/requirements.txt).
+ */
+async function ensureRealWidthBundleAsync(layers: number, llmWeights: string): Promise<string> {
+  const directory = path.join(REAL_BENCH_DIR, `mgie-7b-random-l${layers}-${llmWeights}`);
+  const ready = path.join(directory, 'mgie-bundle.json');
+  if (existsSync(ready)) return directory;
+  const command = [args.python!, '-m', 'models.export', '--random-init', '--llm-layers', String(layers), '--llm-weights', llmWeights, '--out', directory];
+  console.log(`Exporting the real-size benchmark bundle once (minutes; ${layers} LLaMA layers, LLM ${llmWeights}):\n  ${command.join(' ')}`);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { cwd: REPO, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the export failed (exit ${code}); see its output above`))));
+  });
+  return directory;
 }

@@ -62,6 +62,14 @@ test('a manifest field of the wrong type', async (t) => {
   await assertLoadFails(dir, 'MGIE_ERR_BUNDLE_MANIFEST', /"llm\.numLayers" must be a positive integer/);
 });
 
+test('llm.weights: an unknown format, or a quantized one without a usable block size', async (t) => {
+  const dir = await copyTinyBundleAsync(t);
+  await editManifestAsync(dir, (m) => (m.llm.weights = { format: 'q4_0' }));
+  await assertLoadFails(dir, 'MGIE_ERR_BUNDLE_MANIFEST', /"llm\.weights\.format" must be one of fp32, fp16, int8, int4/);
+  await editManifestAsync(dir, (m) => (m.llm.weights = { format: 'int4', blockSize: 24, scheme: 'asymmetric', op: 'MatMulNBits' }));
+  await assertLoadFails(dir, 'MGIE_ERR_BUNDLE_MANIFEST', /"llm\.weights\.blockSize" must be a power of two, at least 16/);
+});
+
 test('a missing model file', async (t) => {
   const dir = await copyTinyBundleAsync(t);
   await rm(path.join(dir, 'unet.onnx'));

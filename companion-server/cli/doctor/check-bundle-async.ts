@@ -22,7 +22,10 @@ export async function checkBundleAsync(bundle: string | undefined): Promise<Bund
   }
   try {
     const found = await inspectBundleAsync(dir);
-    const precision = found.precision ?? 'precision not recorded in the manifest';
+    const weights = found.manifest.llm.weights;
+    // A quantized LLM is what decides whether a 7B fits a laptop: say it next to the precision.
+    const llm = weights?.blockSize ? ` (LLM ${weights.format}, blocks of ${weights.blockSize})` : '';
+    const precision = (found.precision ?? 'precision not recorded in the manifest') + llm;
     const checksums = found.checkedFiles > 0 ? `${found.checkedFiles} checksums match` : 'no checksums in the manifest';
     const demo = bundle ? '' : '; random weights, edits are not meaningful';
     return {

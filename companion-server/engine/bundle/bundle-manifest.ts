@@ -18,7 +18,7 @@ export interface BundleManifest {
   files: Record<ModelKey | 'tokenizer', string>;
   sha256?: Record<string, string>;
   vision: { imageSize: number; numPatches: number; mean: [number, number, number]; std: [number, number, number] };
-  llm: { hiddenSize: number; numLayers: number; numKvHeads: number; headDim: number; vocabSize: number };
+  llm: { hiddenSize: number; numLayers: number; numKvHeads: number; headDim: number; vocabSize: number; weights?: LlmWeights };
   tokens: { bos: string; eos: string; imPatch: string; imStart: string; imEnd: string; img: string[] };
   prompt: { template: string };
   generation: { maxNewTokens: number; noRepeatNgramSize: number };
@@ -36,6 +36,19 @@ export interface BundleManifest {
   /** Optional: how the bundle was made; `precision` is what the exporter converted the weights to. */
   export?: { precision?: string };
 }
+
+/** Optional `llm.weights`: how the decoder's projection weights are stored (shown by `mgie doctor`, used by the benchmark). */
+export interface LlmWeights {
+  format: LlmWeightFormat;
+  /** Quantized formats: values per block along the input features, with their scale and zero point. */
+  blockSize?: number;
+  /** Quantized formats: 'asymmetric' (a zero point per block) or 'symmetric'. */
+  scheme?: string;
+  /** Quantized formats: the operator that runs them, 'MatMulNBits'. */
+  op?: string;
+}
+export const LLM_WEIGHT_FORMATS = ['fp32', 'fp16', 'int8', 'int4'] as const;
+export type LlmWeightFormat = (typeof LLM_WEIGHT_FORMATS)[number];
 
 type Json = Record<string, unknown>;
 
@@ -79,6 +92,16 @@ export function parseBundleManifest(raw: unknown, where: string): BundleManifest
 
   const llm = object(root.llm, 'llm');
   for (const key of ['hiddenSize', 'numLayers', 'numKvHeads', 'headDim', 'vocabSize']) positiveInt(llm[key], `llm.${key}`);
+  if (llm.weights !== undefined) {
+    const weights = object(llm.weights, 'llm.weights');
+    if (!LLM_WEIGHT_FORMATS.includes(weights.format as LlmWeightFormat)) fail('llm.weights.format', `one of ${LLM_WEIGHT_FORMATS.join(', ')}`);
+    if (weights.format === 'int8' || weights.format === 'int4') {
+      const blockSize = positiveInt(weights.blockSize, 'llm.weights.blockSize');
+      if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) fail('llm.weights.blockSize', 'a power of two, at least 16 (MatMulNBits)');
+      string(weights.scheme, 'llm.weights.scheme');
+      string(weights.op, 'llm.weights.op');
+    }
+  }
 
   const tokens = object(root.tokens, 'tokens');
   for (const key of ['bos', 'eos', 'imPatch', 'imStart', 'imEnd']) string(tokens[key], `tokens.${key}`);

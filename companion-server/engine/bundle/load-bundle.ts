@@ -43,6 +43,8 @@ export interface LoadedBundle {
   /** What was asked for, what runs, and why each other GPU provider does not: for the banner and /v1/info. */
   providers: { requested: string; chosen: ConcreteProvider; notChosen: ProviderNotChosen[] };
   loadMilliseconds: number;
+  /** Part of loadMilliseconds spent hashing files against the manifest's sha256 (0 when not verified). */
+  checksumMilliseconds: number;
   releaseAsync(): Promise<void>;
 }
 
@@ -55,9 +57,11 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
   const tokenizerConfigFile = manifest.tokenizerConfig ?? 'tokenizer_config.json';
   const requiredFiles = [...MODEL_KEYS.map((key) => manifest.files[key]), manifest.files.tokenizer, tokenizerConfigFile];
   for (const file of requiredFiles) await requireFileAsync(dir, file);
+  const checksumsStarted = performance.now();
   if (options.verifyChecksums !== false) {
     for (const [file, expected] of Object.entries(manifest.sha256 ?? {})) await verifyChecksumAsync(dir, file, expected);
   }
+  const checksumMilliseconds = performance.now() - checksumsStarted;
 
   // 2. the scheduler config, so a bad one fails now and not at the first edit
   try {
@@ -99,6 +103,7 @@ export async function loadBundleAsync(directory: string, options: LoadBundleOpti
     executionProvider: provider,
     providers: { requested: choice.requested, chosen: provider, notChosen },
     loadMilliseconds: performance.now() - started,
+    checksumMilliseconds,
     async releaseAsync() {
       await Promise.all(Object.values(sessions).map((s) => s.releaseAsync()));
     },

@@ -135,12 +135,10 @@ def folder_megabytes(folder: Path) -> float:
 
 
 def needed_modules(args: argparse.Namespace) -> list[str]:
-    """The packages this run imports: every export needs the first four."""
-    modules = ["torch", "transformers", "diffusers", "onnx"]
+    """The packages this run imports: every export needs the first five (numpy: the LLM weight formats)."""
+    modules = ["torch", "transformers", "diffusers", "onnx", "numpy"]
     if not (args.tiny or args.random_init):
         modules += ["safetensors", "sentencepiece"]  # checkpoint files, LLaVA's tokenizer.model
-    if args.verify or args.quantized or args.random_init:
-        modules += ["numpy"]
     return modules
 
 

@@ -59,19 +59,19 @@ test('a bad invocation exits 2 with argparse\'s message', { skip }, async () => 
 
   const noCheckpoints = await exporter(['--out', path.join(dir, 'bundle')]);
   assert.equal(noCheckpoints.code, 2);
-  assert.match(noCheckpoints.stderr, /error: give --llava, --mgie and --ip2p \(or --tiny\)/);
+  assert.match(noCheckpoints.stderr, /error: give --llava, --mgie and --ip2p \(or --tiny, or --random-init\)/);
 });
 
 test('missing packages are named, with the command that installs them, before anything runs', { skip }, async () => {
   const tiny = await exporter(['--tiny', '--out', path.join(dir, 'tiny')], { pythonFlags: ['-S'] });
   assert.equal(tiny.code, 1);
-  assert.match(tiny.stderr, /missing Python packages: torch, transformers, diffusers, onnx\./);
+  assert.match(tiny.stderr, /missing Python packages: torch, transformers, diffusers, onnx, numpy\./);
   assert.match(tiny.stderr, /pip install -r models\/export\/requirements\.txt/);
   assert.doesNotMatch(tiny.stderr, /Traceback/);
 
   const real = await exporter(['--out', path.join(dir, 'real'), '--llava', 'a', '--mgie', 'b', '--ip2p', 'c', '--verify'], { pythonFlags: ['-S'] });
   assert.equal(real.code, 1);
-  assert.match(real.stderr, /missing Python packages: torch, transformers, diffusers, onnx, safetensors, sentencepiece, numpy\./);
+  assert.match(real.stderr, /missing Python packages: torch, transformers, diffusers, onnx, numpy, safetensors, sentencepiece\./);
 });
 
 test('a package that imports but lacks one of its own dependencies is named too', { skip }, async () => {
@@ -80,7 +80,7 @@ test('a package that imports but lacks one of its own dependencies is named too'
   await mkdir(path.join(fakes, 'torch'), { recursive: true });
   await writeFile(path.join(fakes, 'torch', '__init__.py'), '');
   await writeFile(path.join(fakes, 'torch', 'nn.py'), 'class Module:\n    pass\n');
-  for (const name of ['onnx', 'diffusers', 'transformers']) {
+  for (const name of ['onnx', 'diffusers', 'transformers', 'numpy']) {
     await mkdir(path.join(fakes, name), { recursive: true });
     await writeFile(path.join(fakes, name, '__init__.py'), name === 'transformers' ? 'import mgie_test_absent_dependency\n' : '');
   }

@@ -27,6 +27,7 @@ from torch import nn
 from transformers.cache_utils import DynamicCache
 
 from .constants import EXTERNAL_DATA_THRESHOLD
+from .fuse_attention import MODELS_WITH_ATTENTION, fuse_attention
 from .matmul_nbits import LlmWeights, quantize_model
 from .torch_models import MgieTorchModels
 
@@ -284,6 +285,8 @@ def export_model(key: str, spec: ModelSpec, models: MgieTorchModels, out_dir: Pa
         proto = trace_to_onnx(key, spec, models, dtype, Path(scratch), load_weights=transform is not None)
         if transform is not None:
             transform(proto)
+        if key in MODELS_WITH_ATTENTION and dtype == torch.float32:
+            log.info("  %-12s %d attention blocks as MultiHeadAttention (fuse_attention.py)", key, fuse_attention(proto))
         return save_onnx(proto, out_dir / spec.file, external_data_threshold, base_dir=Path(scratch))
 
 
@@ -468,7 +471,10 @@ def model_dtypes(fp16: bool, llm_weights: LlmWeights) -> dict[str, torch.dtype]:
 
 def precision_label(key: str, dtype: torch.dtype, llm_weights: LlmWeights) -> str:
     label = "float16" if dtype == torch.float16 else "float32"
-    return f"{label}+{llm_weights.format}" if key == "decoder" and llm_weights.quantized else label
+    if key != "decoder" or not llm_weights.quantized:
+        return label
+    # accuracy level 4: the CPU kernel also rounds the activations to int8 (matmul_nbits.ACCURACY_LEVELS)
+    return f"{label}+{llm_weights.format}" + ("+int8-activations" if llm_weights.accuracy_level == 4 else "")
 
 
 #: A replacement for export_model for the decoder (streamed_decoder.export_streamed_decoder's signature)

@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quant-scheme", choices=SCHEMES, default="asymmetric",
                         help="int8/int4: asymmetric (a zero point per block) or symmetric (default: %(default)s)")
     parser.add_argument("--float-lm-head", action="store_true", help="int8/int4: keep lm_head in float (it is quantized by default)")
+    parser.add_argument("--accuracy-level", type=int, choices=(0, 4), default=0,
+                        help="int8/int4: MatMulNBits' accuracy_level; 4 lets ONNX Runtime's CPU provider quantize the "
+                             "activations to int8 per block (faster decoding on CPUs, see models/README.md) (default: 0)")
     parser.add_argument("--stream-llm", action="store_true",
                         help=f"--random-init: export the decoder layer by layer even with {STREAM_ABOVE_LAYERS} layers or fewer")
     parser.add_argument("--reuse-parts-from", type=Path, metavar="BUNDLE",
@@ -99,7 +102,7 @@ def llm_weights_of(args: argparse.Namespace):
     from .matmul_nbits import LlmWeights
 
     return LlmWeights(args.llm_weights, block_size=args.block_size, scheme=args.quant_scheme,
-                      quantize_lm_head=not args.float_lm_head)
+                      quantize_lm_head=not args.float_lm_head, accuracy_level=args.accuracy_level)
 
 
 def load_models(args: argparse.Namespace) -> MgieTorchModels:

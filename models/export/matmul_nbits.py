@@ -28,9 +28,11 @@ LAYER_MATMUL = re.compile(r"^/model/layers\.\d+/(self_attn/(q|k|v|o)_proj|mlp/(g
 LM_HEAD_MATMUL = "/lm_head/MatMul"
 #: The same projections' weights, named relative to their decoder layer (LlamaDecoderLayer.state_dict()).
 LAYER_PARAM = re.compile(r"^(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$")
-#: ONNX Runtime's accuracy_level 0 ("unset"): A is neither quantized nor downcast, products in float32 (the CPU
-#: kernel's CompFp32). Level 4 would quantize A to int8 per block, faster on CPU but a second source of error.
-ACCURACY_LEVEL = 0
+#: ONNX Runtime's accuracy_level (MatMulNBits' attribute): 0 ("unset"), A is neither quantized nor downcast and
+#: the CPU kernel (CompFp32) dequantizes the weights to float32 for every product; 4, the CPU kernel quantizes A to
+#: int8 per block and multiplies in integers (CompInt8), much faster for one token at a time on CPUs, a second
+#: source of error (measured in export/VERIFICATION.md). GPU providers ignore it.
+ACCURACY_LEVELS = (0, 4)
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,15 @@ class LlmWeights:
     block_size: int = 32
     scheme: str = "asymmetric"
     quantize_lm_head: bool = True
+    accuracy_level: int = 0
 
     FORMATS = ("fp32", "fp16", "int8", "int4")
 
     def __post_init__(self) -> None:
         if self.format not in self.FORMATS:
             raise ValueError(f"--llm-weights {self.format}: one of {', '.join(self.FORMATS)}")
+        if self.accuracy_level not in ACCURACY_LEVELS:
+            raise ValueError(f"--accuracy-level {self.accuracy_level}: one of {', '.join(map(str, ACCURACY_LEVELS))}")
         if self.quantized:
             check_format(self.bits, self.block_size, self.scheme)
 
@@ -78,13 +83,14 @@ class LlmWeights:
         entry: dict = {"format": self.format}
         if self.quantized:
             entry.update({"op": "MatMulNBits", "domain": MS_DOMAIN, "bits": self.bits, "blockSize": self.block_size,
-                          "scheme": self.scheme, "accuracyLevel": ACCURACY_LEVEL,
+                          "scheme": self.scheme, "accuracyLevel": self.accuracy_level,
                           "quantized": "decoder layer projections" + (" and lm_head" if self.quantize_lm_head else ""),
                           "activations": "float32"})
         return entry
 
 
-def quantized_node(node: onnx.NodeProto, quantized: QuantizedWeight, prefix: str) -> tuple[onnx.NodeProto, dict[str, np.ndarray]]:
+def quantized_node(node: onnx.NodeProto, quantized: QuantizedWeight, prefix: str,
+                   accuracy_level: int = 0) -> tuple[onnx.NodeProto, dict[str, np.ndarray]]:
     """The MatMulNBits node replacing `node` (MatMul(A, B) with B the weight), and its initializers by name."""
     names = {"B": f"{prefix}.qweight", "scales": f"{prefix}.scales"}
     arrays = {names["B"]: quantized.packed, names["scales"]: quantized.scales}
@@ -95,7 +101,7 @@ def quantized_node(node: onnx.NodeProto, quantized: QuantizedWeight, prefix: str
         inputs.append(names["zero_points"])
     replacement = helper.make_node("MatMulNBits", inputs, list(node.output), name=node.name + "NBits", domain=MS_DOMAIN,
                                    K=quantized.k, N=quantized.n, bits=quantized.bits, block_size=quantized.block_size,
-                                   accuracy_level=ACCURACY_LEVEL)
+                                   accuracy_level=accuracy_level)
     return replacement, arrays
 
 
@@ -120,7 +126,7 @@ def quantize_model(proto: onnx.ModelProto, weights: LlmWeights,
             raise ValueError(f"{weight_name} feeds {users[weight_name]} nodes; a weight shared by several MatMuls is not quantized")
         tensor = initializers.pop(weight_name)
         quantized = quantize_weight(numpy_helper.to_array(tensor), weights)
-        replacement, arrays = quantized_node(node, quantized, prefix=node_prefix(node.name))
+        replacement, arrays = quantized_node(node, quantized, node_prefix(node.name), weights.accuracy_level)
         graph.node.remove(node)
         graph.node.insert(index, replacement)
         graph.initializer.remove(tensor)

@@ -299,7 +299,7 @@ def write_weights(model: onnx.ModelProto, roles: dict[str, LayerWeight], source:
                 parameter = state[weight.param]
                 if node.op_type == "MatMul" and weight.transposed and llm_weights.quantizes(node.name):
                     quantized = quantize_weight(parameter.T.numpy(), llm_weights)
-                    replacement, arrays = quantized_node(node, quantized, prefix=name.removesuffix(".weight.T"))
+                    replacement, arrays = quantized_node(node, quantized, name.removesuffix(".weight.T"), llm_weights.accuracy_level)
                     graph.initializer.extend(external_tensor(writer, key, array) for key, array in arrays.items())
                     replaced[node.name] = replacement
                     graph.initializer.remove(tensors[name])
@@ -316,7 +316,7 @@ def write_weights(model: onnx.ModelProto, roles: dict[str, LayerWeight], source:
             node = next((n for n in graph.node if tensor.name in n.input and n.op_type == "MatMul"), None)
             if node is not None and node.input[1] == tensor.name and llm_weights.quantizes(node.name):
                 quantized = quantize_weight(numpy_helper.to_array(tensor), llm_weights)
-                replacement, arrays = quantized_node(node, quantized, prefix=node_prefix(node.name))
+                replacement, arrays = quantized_node(node, quantized, node_prefix(node.name), llm_weights.accuracy_level)
                 graph.initializer.extend(external_tensor(writer, key, array) for key, array in arrays.items())
                 replaced[node.name] = replacement
                 graph.initializer.remove(tensor)

@@ -8,7 +8,7 @@ import { readFloat32NpyAsync } from '../../companion-server/cli/read-npy-async.t
 import { float32Data, float32Tensor, int64Tensor, ModelSession, type Tensor } from '../../companion-server/engine/onnx-runtime.ts';
 
 type TensorRef = { npy: string } | { int64: number[]; shape: number[] };
-type Precision = 'float32' | 'float16';
+type Precision = 'float32' | 'float16' | 'int8-activations';
 interface VerifyCase {
   model: string;
   file: string;
@@ -32,7 +32,10 @@ interface CasesFile {
 // float16: the bundle computes in float16 but is compared with float32 PyTorch, so the error is float16
 // rounding (2^-11 ~ 5e-4 per op) accumulated through the network: ~1e-3 to 1e-2. 3e-2 still catches the
 // structural mistakes, which are of the order of the output itself.
-const MAX_RELATIVE_ERROR = { float32: 1e-4, float16: 3e-2 } as const;
+// int8-activations: a quantized decoder with accuracy_level 4, whose CPU kernel rounds each block of 32
+// inputs to 8 bits before every product (what llama.cpp does for its 4-bit formats): 6.2e-2 on the tiny
+// models' logits, so 1e-1, which still catches a structural mistake (an error of the output's own order).
+const MAX_RELATIVE_ERROR = { float32: 1e-4, float16: 3e-2, 'int8-activations': 1e-1 } as const;
 
 async function tensorOf(ref: TensorRef, dir: string): Promise<Tensor> {
   if ('int64' in ref) return int64Tensor(ref.int64, ref.shape);

@@ -95,7 +95,8 @@ def write_verify_cases(models: MgieTorchModels, bundle_dir: Path, precision: str
     round-tripped weights. materialise(key): a context in which `models` holds bundle model `key`'s weights
     (default: they always do)."""
     precisions = precision if isinstance(precision, dict) else {key: precision for key in MODEL_FILES}
-    tolerance = {key: "float16" if label.startswith("float16") else "float32" for key, label in precisions.items()}
+    tolerance = {key: "float16" if label.startswith("float16") else "int8-activations" if label.endswith("+int8-activations")
+                 else "float32" for key, label in precisions.items()}
     materialise = materialise or (lambda key: contextlib.nullcontext())
     out_dir = bundle_dir / VERIFY_DIR
     shutil.rmtree(out_dir, ignore_errors=True)

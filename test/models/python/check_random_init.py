@@ -78,20 +78,22 @@ with tempfile.TemporaryDirectory() as scratch:
     first = export(scratch / "fp32", LlmWeights("fp32"))
     assert first["llm"]["weights"] == {"format": "fp32"} and first["export"]["randomInit"]["llmLayers"] == 4
     reuse = reuse_parts_from(scratch / "fp32", 5, OPSET, four.config.vocab_size, four.models.settings.tokens)
-    second = export(scratch / "int4", LlmWeights("int4", block_size=16, scheme="symmetric"), reuse)
+    second = export(scratch / "int4", LlmWeights("int4", block_size=16, scheme="symmetric", accuracy_level=4), reuse)
     weights = second["llm"]["weights"]
-    assert (weights["format"], weights["bits"], weights["blockSize"], weights["scheme"], weights["op"], weights["domain"]) == \
-           ("int4", 4, 16, "symmetric", "MatMulNBits", "com.microsoft"), weights
-    assert second["export"]["models"]["decoder"] == "float32+int4" and second["export"]["precision"] == "float32"
+    assert (weights["format"], weights["bits"], weights["blockSize"], weights["scheme"], weights["op"], weights["domain"],
+            weights["accuracyLevel"]) == ("int4", 4, 16, "symmetric", "MatMulNBits", "com.microsoft", 4), weights
+    assert second["export"]["models"]["decoder"] == "float32+int4+int8-activations" and second["export"]["precision"] == "float32"
     for key in ("vision", "embed", "editHead", "unet", "vaeEncoder", "vaeDecoder"):
         file = second["files"][key]
         assert os.path.samefile(scratch / "fp32" / file, scratch / "int4" / file), f"{file} was not linked"
         assert second["sha256"][file] == first["sha256"][file]
     assert not os.path.samefile(scratch / "fp32" / "decoder.onnx", scratch / "int4" / "decoder.onnx")
-    ops = {node.op_type for node in __import__("onnx").load(str(scratch / "int4" / "decoder.onnx"), load_external_data=False).graph.node}
-    assert "MatMulNBits" in ops, ops
+    nbits = [node for node in __import__("onnx").load(str(scratch / "int4" / "decoder.onnx"), load_external_data=False).graph.node
+             if node.op_type == "MatMulNBits"]
+    assert len(nbits) == 4 * 7 + 1, len(nbits)  # 4 layers x (q, k, v, o, gate, up, down) + lm_head
+    assert all(next(a.i for a in node.attribute if a.name == "accuracy_level") == 4 for node in nbits)
     # another seed: nothing is linked
     refused = reuse_parts_from(scratch / "fp32", 6, OPSET, four.config.vocab_size, four.models.settings.tokens)
     assert refused("unet", "float32", scratch) is None
-    checks += 6
+    checks += 7
 print("checks passed:", checks)

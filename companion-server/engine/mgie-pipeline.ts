@@ -50,6 +50,11 @@ export interface EditOptions {
   signal?: AbortSignal;
   onProgress?: (event: EditProgress) => void;
   /**
+   * Stop generating after this many tokens (at most the manifest's maxNewTokens): the server's warm-up,
+   * which must touch every model but not spend minutes generating with a 7B on a CPU.
+   */
+  maxNewTokens?: number;
+  /**
    * Unit-variance noise for the initial latents [1, Cl, h, w], instead of drawing it from the seed: to
    * compare with a reference implementation given the same noise. As with diffusers' `latents=`, nothing
    * is drawn for them, so Euler Ancestral's step noise starts at the seed's first draw.
@@ -115,6 +120,7 @@ export class MgiePipeline {
   async editAsync(request: EditRequest, options: EditOptions = {}): Promise<EditResult> {
     const { signal, onProgress, initialNoise, onTensor } = options;
     const { manifest, sessions, tokenizer, tokenIds } = this.bundle;
+    const maxNewTokens = Math.min(manifest.generation.maxNewTokens, options.maxNewTokens ?? Infinity);
     const { llm, vision, editHead, diffusion } = manifest;
     const timings = Object.fromEntries(EDIT_STAGES.map((s) => [s, 0])) as Record<EditStage, number>;
     let stageStarted = performance.now();
@@ -168,10 +174,10 @@ export class MgiePipeline {
       decoder: sessions.decoder,
       promptIds: promptIds.ids,
       promptEmbeds,
-      config: { ...llm, maxNewTokens: manifest.generation.maxNewTokens, noRepeatNgramSize: manifest.generation.noRepeatNgramSize, eosTokenId: tokenIds.eos },
+      config: { ...llm, maxNewTokens, noRepeatNgramSize: manifest.generation.noRepeatNgramSize, eosTokenId: tokenIds.eos },
       signal,
       onToken: (ids) => {
-        onProgress?.({ type: 'token', generated: ids.length, maxNewTokens: manifest.generation.maxNewTokens });
+        onProgress?.({ type: 'token', generated: ids.length, maxNewTokens });
         // The text is final once the answer reaches [IMG0] or EOS: tell the designer right away.
         const last = ids[ids.length - 1];
         if (!announced && (last === tokenIds.img[0] || last === tokenIds.eos)) announce(ids);

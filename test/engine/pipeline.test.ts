@@ -46,6 +46,21 @@ test('an edit returns a PNG at the input size, with the expressive instruction a
   assert.deepEqual(steps[0].latentRegion, { left: 0, top: 3, width: 16, height: 10 });
 });
 
+test('maxNewTokens (the server\'s warm-up) stops generation early, still runs every model, and never raises the manifest\'s limit', async () => {
+  const tokens: number[] = [];
+  const short = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { ...quick, steps: 1, seed: 1 } }, {
+    maxNewTokens: 2,
+    onProgress: (e) => e.type === 'token' && tokens.push(e.maxNewTokens),
+  });
+  assert.ok(short.generatedTokens >= 1 && short.generatedTokens <= 2, `${short.generatedTokens} tokens`);
+  assert.deepEqual([...new Set(tokens)], [2]);
+  assert.ok(short.timings.decode > 0 && short.png.length > 0);
+  const full = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { ...quick, steps: 1, seed: 1 } });
+  const capped = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { ...quick, steps: 1, seed: 1 } }, { maxNewTokens: 10_000 });
+  assert.deepEqual(capped.generatedIds, full.generatedIds);
+  assert.ok(full.generatedTokens > 2, 'the tiny bundle generates more than 2 tokens for this instruction');
+});
+
 test('the image keeps its aspect ratio on the edit canvas: padded to the multiple, not stretched', async () => {
   // 301x173 at 128: the region is 128x74 (173 * 128 / 301 = 73.6), centred on a 128x128 canvas
   const result = await pipeline.editAsync({ image: photo, instruction: 'make it look like autumn', parameters: { ...quick, seed: 1 } });

@@ -64,7 +64,7 @@ if (args.measure) {
   const bandwidth = await measureCopyBandwidthAsync({ threads: cpus().length });
   for (const config of [TINY_BUNDLE_CONFIG, BENCH_BUNDLE_CONFIG]) {
     const { directory } = await ensureGeneratedBundleAsync(config);
-    const figures = await measureInChildAsync({ directory, sizes: [config.defaults.size], steps: [config.defaults.steps], warmUp: true });
+    const figures = await measureInChildAsync({ directory, sizes: [config.defaults.size], steps: [config.defaults.steps] });
     printBundleFigures(figures, bandwidth);
   }
 }

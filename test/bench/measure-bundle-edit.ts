@@ -59,7 +59,10 @@ export interface MeasureOptions {
   sizes: number[];
   steps: number[];
   intraOpNumThreads?: number;
-  /** One short edit first, not measured (small bundles: the first runs' setup would dominate). */
+  /**
+   * Before measuring, one short edit per size (1 step, 2 generated tokens), not measured: every model's
+   * first run at that shape sizes its buffers, and PyTorch's side is timed warm too. Default true.
+   */
   warmUp?: boolean;
 }
 
@@ -85,7 +88,11 @@ export async function measureBundleEditAsync(options: MeasureOptions): Promise<B
   }
 
   const image = await samplePhotoAsync(512, 512);
-  if (options.warmUp) await pipeline.editAsync({ image, instruction: 'make it look like autumn', parameters: { seed: 13331, steps: 2, size: options.sizes[0] } });
+  if (options.warmUp !== false) {
+    for (const size of options.sizes) {
+      await pipeline.editAsync({ image, instruction: 'make it look like autumn', parameters: { seed: 13331, steps: 1, size } }, { maxNewTokens: 2 });
+    }
+  }
   const edits: EditFigures[] = [];
   for (const [index, size] of options.sizes.entries()) {
     const steps = options.steps[index] ?? options.steps[options.steps.length - 1];

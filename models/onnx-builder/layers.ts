@@ -1,6 +1,7 @@
 // Building blocks shared by the generated models: the same operations the real MGIE parts use
-// (linear layers, LayerNorm/RMSNorm/GroupNorm, attention, convolutions), written as plain ONNX ops.
-import type { GraphBuilder } from './graph-builder.ts';
+// (linear layers, LayerNorm/RMSNorm/GroupNorm, attention, convolutions), written as plain ONNX ops
+// except where the exporter writes onnxruntime contrib ops (MatMulNBits, MultiHeadAttention).
+import { type GraphBuilder, MICROSOFT_DOMAIN } from './graph-builder.ts';
 import { type QuantizedBits, quantizeBlockwise } from './quantize-blockwise.ts';
 import type { WeightSource } from './weight-source.ts';
 
@@ -104,11 +105,13 @@ export function scaledDotProductAttention(g: GraphBuilder, q: string, k: string,
 /**
  * Multi-head attention with separate q/k/v/out projections (torch nn.MultiheadAttention, CLIP and
  * diffusers attention all reduce to this). `context` defaults to `x` (self-attention).
+ * `fused`: the attention itself as one com.microsoft MultiHeadAttention node on the [B, T, H*Dh]
+ * projections, as the exporter writes the UNet and VAE (models/export/fuse_attention.py); no mask.
  */
 export function multiHeadAttention(
   layers: Layers,
   x: string,
-  options: { dim: number; numHeads: number; name: string; context?: string; contextDim?: number; bias?: boolean; additiveMask?: string },
+  options: { dim: number; numHeads: number; name: string; context?: string; contextDim?: number; bias?: boolean; additiveMask?: string; fused?: boolean },
 ): string {
   const { g } = layers;
   const { dim, numHeads, name } = options;
@@ -116,10 +119,17 @@ export function multiHeadAttention(
   const context = options.context ?? x;
   const contextDim = options.contextDim ?? dim;
   const bias = options.bias ?? true;
-  const q = splitHeads(g, linear(layers, x, dim, dim, `${name}.q_proj`, bias), numHeads, headDim);
-  const k = splitHeads(g, linear(layers, context, contextDim, dim, `${name}.k_proj`, bias), numHeads, headDim);
-  const v = splitHeads(g, linear(layers, context, contextDim, dim, `${name}.v_proj`, bias), numHeads, headDim);
-  const attended = mergeHeads(g, scaledDotProductAttention(g, q, k, v, headDim, options.additiveMask), numHeads, headDim);
+  const q = linear(layers, x, dim, dim, `${name}.q_proj`, bias);
+  const k = linear(layers, context, contextDim, dim, `${name}.k_proj`, bias);
+  const v = linear(layers, context, contextDim, dim, `${name}.v_proj`, bias);
+  let attended: string;
+  if (options.fused) {
+    if (options.additiveMask) throw new Error(`${name}: the fused attention takes no mask`);
+    [attended] = g.node('MultiHeadAttention', [q, k, v], { num_heads: numHeads }, `${name}.mha`, 1, MICROSOFT_DOMAIN);
+  } else {
+    const heads = (t: string) => splitHeads(g, t, numHeads, headDim);
+    attended = mergeHeads(g, scaledDotProductAttention(g, heads(q), heads(k), heads(v), headDim, options.additiveMask), numHeads, headDim);
+  }
   return linear(layers, attended, dim, dim, `${name}.out_proj`, true);
 }
 

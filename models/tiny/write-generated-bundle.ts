@@ -12,7 +12,7 @@ import { buildLlmModels } from './build-llm-models.ts';
 import type { GeneratedBundleConfig } from './generated-bundle-config.ts';
 
 /** Bump when the generator's output changes, so stale generated bundles are rebuilt. */
-export const GENERATOR_VERSION = 4;
+export const GENERATOR_VERSION = 5; // 5: UNet and VAE attention as MultiHeadAttention, as exported
 
 const FILES = {
   vision: 'vision.onnx',

@@ -73,7 +73,7 @@ function fromTokens(layers: Layers, tokens: string, like: string, name: string):
 export function vaeSelfAttention(layers: Layers, x: string, options: { channels: number; groups: number; name: string }): string {
   const { channels, groups, name } = options;
   const normed = groupNorm(layers, x, channels, groups, `${name}.group_norm`, 1e-6);
-  const attended = multiHeadAttention(layers, toTokens(layers, normed, channels, name), { dim: channels, numHeads: 1, name, bias: true });
+  const attended = multiHeadAttention(layers, toTokens(layers, normed, channels, name), { dim: channels, numHeads: 1, name, bias: true, fused: true });
   return layers.g.op('Add', [fromTokens(layers, attended, x, name), x], {}, name);
 }
 
@@ -99,9 +99,9 @@ export function transformer2d(layers: Layers, x: string, options: TransformerOpt
   const projected = conv(layers, normed, { inChannels: c, outChannels: c, kernel: 1, name: `${name}.proj_in` });
   const block = `${name}.transformer_blocks.0`;
   let t = toTokens(layers, projected, c, name);
-  const selfAttention = multiHeadAttention(layers, layerNorm(layers, t, c, `${block}.norm1`), { dim: c, numHeads, name: `${block}.attn1`, bias: false });
+  const selfAttention = multiHeadAttention(layers, layerNorm(layers, t, c, `${block}.norm1`), { dim: c, numHeads, name: `${block}.attn1`, bias: false, fused: true });
   t = g.op('Add', [t, selfAttention]);
-  const crossAttention = multiHeadAttention(layers, layerNorm(layers, t, c, `${block}.norm2`), { dim: c, numHeads, name: `${block}.attn2`, context, contextDim, bias: false });
+  const crossAttention = multiHeadAttention(layers, layerNorm(layers, t, c, `${block}.norm2`), { dim: c, numHeads, name: `${block}.attn2`, context, contextDim, bias: false, fused: true });
   t = g.op('Add', [t, crossAttention]);
   t = g.op('Add', [t, gegluFeedForward(layers, layerNorm(layers, t, c, `${block}.norm3`), c, `${block}.ff`)], {}, block);
   const spatial = fromTokens(layers, t, projected, name);

@@ -31,7 +31,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-MS_DOMAIN = "com.microsoft"
+from .ms_contrib import MS_DOMAIN, ensure_ms_opset
+
 #: bundle models that hold diffusers attention blocks
 MODELS_WITH_ATTENTION = ("unet", "vaeEncoder", "vaeDecoder")
 
@@ -74,8 +75,7 @@ def fuse_attention(model: onnx.ModelProto) -> int:
         fused += 1
     if fused:
         _remove_unused(graph)
-        if not any(opset.domain == MS_DOMAIN for opset in model.opset_import):
-            model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+        ensure_ms_opset(model)
     return fused
 
 

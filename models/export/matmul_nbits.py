@@ -21,8 +21,8 @@ import torch
 from onnx import helper, numpy_helper
 
 from .block_quantize import QuantizedWeight, check_format, dequantize, quantize_blockwise
+from .ms_contrib import MS_DOMAIN, ensure_ms_opset
 
-MS_DOMAIN = "com.microsoft"
 #: The decoder layers' projections, as the exporter names their MatMul nodes (/model/layers.7/mlp/up_proj/MatMul).
 LAYER_MATMUL = re.compile(r"^/model/layers\.\d+/(self_attn/(q|k|v|o)_proj|mlp/(gate|up|down)_proj)/MatMul$")
 LM_HEAD_MATMUL = "/lm_head/MatMul"
@@ -141,11 +141,6 @@ def quantize_model(proto: onnx.ModelProto, weights: LlmWeights,
 def node_prefix(node_name: str) -> str:
     """/model/layers.3/self_attn/q_proj/MatMul -> model.layers.3.self_attn.q_proj (the torch module's name)."""
     return node_name.strip("/").rsplit("/", 1)[0].replace("/", ".")
-
-
-def ensure_ms_opset(proto: onnx.ModelProto) -> None:
-    if not any(opset.domain == MS_DOMAIN for opset in proto.opset_import):
-        proto.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
 
 
 def _users(graph: onnx.GraphProto) -> dict[str, int]:

@@ -1,9 +1,11 @@
 // The one module that imports onnxruntime-node. Everything else sees ModelSession and the Tensor type.
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Float16Array } from '@petamoriken/float16';
 import * as ort from 'onnxruntime-node';
 import { MgieError } from './errors.ts';
+import { foldKeyTransposes } from './fold-key-transposes.ts';
 import { diagnoseProviderFailure } from './providers/diagnose-provider-failure.ts';
 
 export type Tensor = ort.Tensor;
@@ -91,6 +93,9 @@ function toType(tensor: Tensor, type: ElementType): Tensor {
   throw new Error(`cannot convert a ${tensor.type} tensor to ${type}`);
 }
 
+/** Graphs up to this size are rewritten in memory; a larger file holds its weights inline (a small model's). */
+const MAX_REWRITTEN_GRAPH_BYTES = 512 * 2 ** 20;
+
 /** A loaded model: created once per bundle, reused for every edit. */
 export class ModelSession {
   /** Milliseconds spent inside session.run, for the benchmark's overhead figure. */
@@ -102,9 +107,13 @@ export class ModelSession {
     private readonly session: ort.InferenceSession,
     readonly inputs: ReadonlyMap<string, ValueSpec>,
     readonly outputs: ReadonlyMap<string, ValueSpec>,
+    /** q k^T products rewritten to read the keys in place (fold-key-transposes.ts); 0 when not asked or none. */
+    readonly foldedKeyTransposes: number,
   ) {}
 
-  static async createAsync(label: string, modelPath: string, options: ExecutionOptions = {}): Promise<ModelSession> {
+  /** `rewrites.foldKeyTransposes`: for the decoder, on the CPU provider only (see fold-key-transposes.ts). */
+  static async createAsync(label: string, modelPath: string, options: ExecutionOptions = {}, rewrites: { foldKeyTransposes?: boolean } = {}): Promise<ModelSession> {
+    const sessionConfig: Record<string, unknown> = { intra_op: { allow_spinning: '0' } };
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [providerConfig(options)],
       graphOptimizationLevel: 'all',
@@ -115,13 +124,20 @@ export class ModelSession {
       enableMemPattern: false,
       // The pipeline runs seven sessions one after another: spinning worker threads of the last
       // session would steal the cores from the next one (measured: VAE runs up to 2x slower).
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      extra: { session: sessionConfig },
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
       ...(options.interOpNumThreads ? { interOpNumThreads: options.interOpNumThreads } : {}),
     };
+    let rewritten: Uint8Array | null = null;
+    let folded = 0;
+    if (rewrites.foldKeyTransposes && (options.executionProvider ?? 'cpu') === 'cpu') {
+      ({ rewritten, folded } = await foldKeyTransposesOfFileAsync(modelPath));
+      // a model read from memory finds its external data files relative to this folder
+      if (rewritten) sessionConfig.model_external_initializers_file_folder_path = path.dirname(modelPath);
+    }
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(modelPath, sessionOptions);
+      session = rewritten ? await ort.InferenceSession.create(rewritten, sessionOptions) : await ort.InferenceSession.create(modelPath, sessionOptions);
     } catch (cause) {
       const provider = options.executionProvider ?? 'cpu';
       // The CPU provider loads every valid ONNX file, so a failure there is the file's; on a GPU
@@ -131,7 +147,7 @@ export class ModelSession {
       }
       throw new MgieError('MGIE_ERR_BUNDLE_MODEL_IO', `${label}: onnxruntime could not load the model (${firstLine(cause)}). The file is damaged or not from the exporter: re-export the bundle.`, { cause });
     }
-    return new ModelSession(label, session, specsOf(session.inputMetadata), specsOf(session.outputMetadata));
+    return new ModelSession(label, session, specsOf(session.inputMetadata), specsOf(session.outputMetadata), folded);
   }
 
   /**
@@ -162,6 +178,17 @@ export class ModelSession {
 
   async releaseAsync(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/** The rewritten graph, or null to load the file as it is (nothing to fold, too large, or unreadable: onnxruntime then says why). */
+async function foldKeyTransposesOfFileAsync(modelPath: string): Promise<{ rewritten: Uint8Array | null; folded: number }> {
+  try {
+    if ((await stat(modelPath)).size > MAX_REWRITTEN_GRAPH_BYTES) return { rewritten: null, folded: 0 };
+    const { bytes, folded } = foldKeyTransposes(await readFile(modelPath));
+    return { rewritten: folded > 0 ? bytes : null, folded };
+  } catch {
+    return { rewritten: null, folded: 0 };
   }
 }
 

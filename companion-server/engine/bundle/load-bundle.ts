@@ -116,7 +116,7 @@ async function createSessionsAsync(dir: string, manifest: BundleManifest, option
   try {
     for (const key of MODEL_KEYS) {
       const file = manifest.files[key];
-      const session = await ModelSession.createAsync(file, path.join(dir, file), options);
+      const session = await ModelSession.createAsync(file, path.join(dir, file), options, { foldKeyTransposes: key === 'decoder' });
       sessions[key] = session;
       checkModelContract(file, contracts[key], session.inputs, session.outputs);
     }

@@ -23,6 +23,12 @@ export function outputFormatOf(file: string): OutputFormat {
   return format;
 }
 
+/** OUT.png with a suffix before its extension: numberedOutputPath('a/edited.png', '2') is 'a/edited-2.png'. */
+export function numberedOutputPath(file: string, suffix: string): string {
+  const extension = path.extname(file);
+  return `${file.slice(0, file.length - extension.length)}-${suffix}${extension}`;
+}
+
 /** The folder exists and is writable, and the path is not itself a folder. */
 export async function checkOutputPathAsync(file: string): Promise<void> {
   const folder = path.dirname(path.resolve(file));

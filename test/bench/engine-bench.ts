@@ -1,13 +1,15 @@
 // `npm run bench`: benchmark figures, never assertions.
 //
 //   npm run bench                                  the tiny and the generated benchmark bundle
-//   npm run bench -- --bundle DIR [--size 256,512] [--steps 4,3] [--threads N] [--torch]
+//   npm run bench -- --bundle DIR [--size 256,512] [--steps 4,3] [--threads N] [--torch] [--variations 4]
 //   npm run bench -- --real-width [--llm-layers 2] [--llm-weights fp32|int4] [...]   the same on a real-size
 //                                                  bundle exported once with --random-init into .bundles/bench-real/
 //
 // Each bundle is measured in a fresh process, so its peak RSS is its own; the machine's copy bandwidth
 // is measured here first, for the decoder's bandwidth bound. --torch then times the same stages on the
 // same weights with transformers and diffusers (models/export/bench_torch.py) and prints the ratios.
+// Each run ends with one line comparing --variations N (default 4) edits batched in one job against N
+// separate edits (on the tiny bundle, or on --bundle DIR at its first size and step count).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +21,7 @@ import { ensureGeneratedBundleAsync, GENERATED_BUNDLES_DIR } from '../../models/
 import { BENCH_BUNDLE_CONFIG, TINY_BUNDLE_CONFIG } from '../../models/tiny/generated-bundle-config.ts';
 import { type CopyBandwidth, measureCopyBandwidthAsync } from './copy-bandwidth.ts';
 import { type BundleFigures, type MeasureOptions, measureBundleEditAsync } from './measure-bundle-edit.ts';
+import { measureVariationsAsync, printVariationFigures, type VariationFigures, type VariationOptions } from './measure-variations.ts';
 import { printBundleFigures, printTorchComparison } from './print-bench-figures.ts';
 import { torchStageTimesAsync } from './torch-stage-times.ts';
 
@@ -38,14 +41,19 @@ const { values: args } = parseArgs({
     threads: { type: 'string' },
     torch: { type: 'boolean', default: false },
     python: { type: 'string', default: process.env.MGIE_PYTHON ?? 'python3' },
-    // internal: the measuring child
+    variations: { type: 'string', default: '4' },
+    // internal: the measuring children
     measure: { type: 'string' },
+    'measure-variations': { type: 'string' },
   },
 });
 const numbers = (text: string | undefined, fallback: number[]): number[] => (text ? text.split(',').map(Number) : fallback);
 
+const variations = Number(args.variations);
 if (args.measure) {
   process.stdout.write(JSON.stringify(await measureBundleEditAsync(JSON.parse(args.measure) as MeasureOptions)));
+} else if (args['measure-variations']) {
+  process.stdout.write(JSON.stringify(await measureVariationsAsync(JSON.parse(args['measure-variations']) as VariationOptions)));
 } else if (args.bundle || args['real-width']) {
   const directory = args.bundle ? path.resolve(args.bundle) : await ensureRealWidthBundleAsync(Number(args['llm-layers']), args['llm-weights']!);
   // Real size: few steps (a 512 px step of SD 1.5's UNet at batch 3 takes tens of seconds on 2 cores);
@@ -60,6 +68,7 @@ if (args.measure) {
     const torch = await torchStageTimesAsync({ python: args.python!, directory, figures, threads: threads ?? cpus().length, repo: REPO });
     printTorchComparison(figures, torch);
   }
+  printVariationFigures(await measureVariationsInChildAsync({ directory, variations, size: sizes[0], steps: steps[0], intraOpNumThreads: threads }));
 } else {
   const bandwidth = await measureCopyBandwidthAsync({ threads: cpus().length });
   for (const config of [TINY_BUNDLE_CONFIG, BENCH_BUNDLE_CONFIG]) {
@@ -67,6 +76,9 @@ if (args.measure) {
     const figures = await measureInChildAsync({ directory, sizes: [config.defaults.size], steps: [config.defaults.steps] });
     printBundleFigures(figures, bandwidth);
   }
+  const tiny = await ensureGeneratedBundleAsync(TINY_BUNDLE_CONFIG);
+  // 256 px and 20 steps: the comparison's point is the batching, not the tiny bundle's 512 px, 100-step default.
+  printVariationFigures(await measureVariationsInChildAsync({ directory: tiny.directory, variations, size: 256, steps: 20 }));
 }
 
 /** The child runs with the malloc settings `mgie` starts with (restart-with-malloc-tunables.js), unless MGIE_MALLOC_TUNABLES=0. */
@@ -76,6 +88,14 @@ function measureInChildAsync(options: MeasureOptions): Promise<BundleFigures> {
   return new Promise((resolve, reject) =>
     execFile(process.execPath, ['--import', 'tsx', SELF, '--measure', JSON.stringify(options)], { maxBuffer: 16 << 20, env }, (error, out, err) =>
       error ? reject(new Error(err || error.message)) : resolve(JSON.parse(out) as BundleFigures),
+    ),
+  );
+}
+
+function measureVariationsInChildAsync(options: VariationOptions): Promise<VariationFigures> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', SELF, '--measure-variations', JSON.stringify(options)], { maxBuffer: 16 << 20 }, (error, out, err) =>
+      error ? reject(new Error(err || error.message)) : resolve(JSON.parse(out) as VariationFigures),
     ),
   );
 }

@@ -43,7 +43,7 @@ export function prepareEditPixels(image: DecodedImage, size: EditSize): Float32A
  * mirror image outside, the edge pixel repeated (numpy's 'symmetric'), repeating as far as needed (a
  * 1-pixel region fills the canvas with that pixel).
  */
-function mirrorIndices(canvas: number, start: number, length: number): Int32Array {
+export function mirrorIndices(canvas: number, start: number, length: number): Int32Array {
   const indices = new Int32Array(canvas);
   const period = 2 * length;
   for (let i = 0; i < canvas; i++) {
@@ -59,6 +59,14 @@ function mirrorIndices(canvas: number, start: number, length: number): Int32Arra
  * differs, and the input's alpha channel put back when it had one.
  */
 export async function encodeResultPngAsync(decoded: Float32Array, size: EditSize, original: DecodedImage): Promise<Buffer> {
+  const rgb = await resultRgbAsync(decoded, size, original);
+  let result = sharp(rgb, { raw: { width: original.width, height: original.height, channels: 3 } });
+  if (original.alpha) result = result.joinChannel(original.alpha, { raw: { width: original.width, height: original.height, channels: 1 } });
+  return result.png().toBuffer();
+}
+
+/** The decoded VAE output as RGB bytes at the input's own size (what encodeResultPngAsync encodes). */
+export async function resultRgbAsync(decoded: Float32Array, size: EditSize, original: DecodedImage): Promise<Buffer> {
   const { region } = size;
   const plane = size.width * size.height;
   const rgb = Buffer.alloc(region.width * region.height * 3);
@@ -69,11 +77,6 @@ export async function encodeResultPngAsync(decoded: Float32Array, size: EditSize
       for (let c = 0; c < 3; c++) rgb[o++] = Math.round(Math.min(1, Math.max(0, decoded[c * plane + i] / 2 + 0.5)) * 255);
     }
   }
-  let result = sharp(rgb, { raw: { width: region.width, height: region.height, channels: 3 } });
-  if (region.width !== original.width || region.height !== original.height) {
-    const resized = await result.resize(original.width, original.height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-    result = sharp(resized, { raw: { width: original.width, height: original.height, channels: 3 } });
-  }
-  if (original.alpha) result = result.joinChannel(original.alpha, { raw: { width: original.width, height: original.height, channels: 1 } });
-  return result.png().toBuffer();
+  if (region.width === original.width && region.height === original.height) return rgb;
+  return sharp(rgb, { raw: { width: region.width, height: region.height, channels: 3 } }).resize(original.width, original.height, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
 }

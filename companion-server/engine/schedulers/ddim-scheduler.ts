@@ -32,6 +32,23 @@ export class DdimScheduler implements Scheduler {
     return sample.slice();
   }
 
+  /**
+   * A step's output lies at a_prev (see step): sqrt(a_prev) * x0 + sqrt(1 - a_prev) * noise, as add_noise.
+   * After the last step the output is taken as the clean image, so the original comes back unchanged.
+   */
+  noiseToStepOutput(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(stepIndex, this.timesteps.length);
+    if (noise.length !== original.length) throw new RangeError(`the noise has ${noise.length} values but the original has ${original.length}.`);
+    if (stepIndex === this.timesteps.length - 1) return original.slice();
+    const prevT = this.timesteps[stepIndex] - this.stepRatio;
+    const alphaProdPrev = prevT >= 0 ? this.alphasCumprod[prevT] : this.alphasCumprod[0];
+    const a = Math.sqrt(alphaProdPrev);
+    const b = Math.sqrt(1 - alphaProdPrev);
+    const out = new Float32Array(original.length);
+    for (let i = 0; i < out.length; i++) out[i] = a * original[i] + b * noise[i];
+    return out;
+  }
+
   /** `random` is not used: with eta = 0 the step is deterministic. */
   step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, _noise?: NoiseSource): SchedulerStepOutput {
     checkStepArguments(stepIndex, this.timesteps.length, noisePred, sample);

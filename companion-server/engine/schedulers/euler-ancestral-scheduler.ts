@@ -1,6 +1,6 @@
 // Euler ancestral sampling (k-diffusion's sample_euler_ancestral, as diffusers'
 // EulerAncestralDiscreteScheduler): the scheduler MGIE's reference runs (mgie-reference.md, section 6).
-import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, scaleBySigma, timestepsFor } from './noise-schedule.ts';
+import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, noiseToSigma, scaleBySigma, timestepsFor } from './noise-schedule.ts';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class EulerAncestralScheduler implements Scheduler {
@@ -34,6 +34,12 @@ export class EulerAncestralScheduler implements Scheduler {
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
     checkStepIndex(stepIndex, this.timesteps.length);
     return scaleBySigma(sample, this.sigmas[stepIndex]);
+  }
+
+  /** A step's output lies at sigmas[stepIndex + 1] (0 after the last). */
+  noiseToStepOutput(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(stepIndex, this.timesteps.length);
+    return noiseToSigma(original, noise, this.sigmas[stepIndex + 1]);
   }
 
   /**

@@ -1,6 +1,6 @@
 // Deterministic Euler sampling (diffusers' EulerDiscreteScheduler with s_churn = 0, so no noise is ever
 // added): x' = x + (x - x0) / sigma * (sigma_next - sigma), x0 = x - sigma * eps.
-import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, scaleBySigma, timestepsFor } from './noise-schedule.ts';
+import { checkStepArguments, checkStepIndex, eulerInitNoiseSigma, eulerSigmasFor, noiseScheduleFor, noiseToSigma, scaleBySigma, timestepsFor } from './noise-schedule.ts';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepOutput } from './scheduler.ts';
 
 export class EulerScheduler implements Scheduler {
@@ -19,6 +19,12 @@ export class EulerScheduler implements Scheduler {
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
     checkStepIndex(stepIndex, this.timesteps.length);
     return scaleBySigma(sample, this.sigmas[stepIndex]);
+  }
+
+  /** A step's output lies at sigmas[stepIndex + 1] (0 after the last). */
+  noiseToStepOutput(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(stepIndex, this.timesteps.length);
+    return noiseToSigma(original, noise, this.sigmas[stepIndex + 1]);
   }
 
   /** `random` is not used: with s_churn = 0 the step is deterministic. */

@@ -163,3 +163,11 @@ export function checkStepArguments(stepIndex: number, numInferenceSteps: number,
     throw new RangeError(`the model output has ${modelOutput.length} values but the sample has ${sample.length}.`);
   }
 }
+
+/** The Euler schedulers' add_noise at the sigma a step steps to: original + noise * sigmas[stepIndex + 1]. */
+export function noiseToSigma(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
+  if (noise.length !== original.length) throw new RangeError(`the noise has ${noise.length} values but the original has ${original.length}.`);
+  const out = new Float32Array(original.length);
+  for (let i = 0; i < out.length; i++) out[i] = original[i] + noise[i] * sigma;
+  return out;
+}

@@ -50,6 +50,12 @@ export interface Scheduler {
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
   /** One step back from `sample` given the model's epsilon prediction; `noise` supplies any fresh noise. */
   step(noisePred: Float32Array, stepIndex: number, sample: Float32Array, noise: NoiseSource): SchedulerStepOutput;
+  /**
+   * `original` (a clean latent) noised with `noise` to the level of step `stepIndex`'s output, as diffusers'
+   * add_noise at that level: what a masked edit keeps outside the mask (blended latent diffusion). After the
+   * last step the level is 0, so `original` comes back unchanged, as a new array.
+   */
+  noiseToStepOutput(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
 }
 
 /** Builds the named scheduler for `numInferenceSteps` steps (1..numTrainTimesteps); bad config throws. */

@@ -16,7 +16,7 @@ import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from '.
 import { ResultCache } from './result-cache.ts';
 import { createServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
-import { CLOSE_TOO_MANY_CONNECTIONS, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
+import { CLOSE_TOKEN_REVOKED, CLOSE_TOO_MANY_CONNECTIONS, TOKEN_REVOKED_REASON, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
 import { type Identity, UserDirectory } from './user-directory.ts';
 
 declare module 'fastify' {
@@ -207,6 +207,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     scope.get(WEBSOCKET_PATH, { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
       const identity = request.identity!;
       // Accepted, then closed with a reason: a browser hides why an upgrade was refused.
+      if (!users.isCurrent(identity)) return socket.close(CLOSE_TOKEN_REVOKED, TOKEN_REVOKED_REASON); // revoked during the upgrade
       if (!connections.tryAdd(identity, socket)) return socket.close(CLOSE_TOO_MANY_CONNECTIONS, tooManyConnectionsReason(options.maxConnectionsPerUser));
       const requested = new URL(request.url, 'http://x').searchParams.get('clientId');
       const publicId = requested && /^[A-Za-z0-9_-]{8,64}$/.test(requested) ? requested : randomUUID();
@@ -362,7 +363,7 @@ function notReady(closing: boolean): MgieError {
 }
 
 function revoked(): MgieError {
-  return new MgieError('MGIE_ERR_UNAUTHORIZED', 'Your token was revoked on this server. Ask its admin for a new one.');
+  return new MgieError('MGIE_ERR_UNAUTHORIZED', TOKEN_REVOKED_REASON);
 }
 
 function rateLimited(): MgieError {

@@ -7,6 +7,8 @@ import type { Identity } from './user-directory.ts';
 
 /** The user's token was revoked (`mgie token revoke`): reconnecting with it cannot work. */
 export const CLOSE_TOKEN_REVOKED = 4001;
+/** Said on the 4001 close and to a submit that raced with the revocation. */
+export const TOKEN_REVOKED_REASON = 'Your token was revoked on this server. Ask its admin for a new one.';
 /** The user already has `maxConnectionsPerUser` connections open. */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4002;
 
@@ -40,7 +42,7 @@ export class UserConnections {
     for (const [socket, owner] of this.byUser.get(identity.name) ?? []) {
       if (owner.key !== identity.key) continue;
       this.remove(owner, socket);
-      socket.close(CLOSE_TOKEN_REVOKED, 'Your token was revoked on this server. Ask its admin for a new one.');
+      socket.close(CLOSE_TOKEN_REVOKED, TOKEN_REVOKED_REASON);
       closed += 1;
     }
     return closed;

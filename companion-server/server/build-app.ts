@@ -16,7 +16,7 @@ import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from '.
 import { ResultCache } from './result-cache.ts';
 import { createServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
-import { CLOSE_TOKEN_REVOKED, CLOSE_TOO_MANY_CONNECTIONS, TOKEN_REVOKED_REASON, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
+import { CLOSE_TOKEN_REVOKED, clientKey, CLOSE_TOO_MANY_CONNECTIONS, TOKEN_REVOKED_REASON, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
 import { type Identity, UserDirectory } from './user-directory.ts';
 
 declare module 'fastify' {
@@ -211,9 +211,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       if (!connections.tryAdd(identity, socket)) return socket.close(CLOSE_TOO_MANY_CONNECTIONS, tooManyConnectionsReason(options.maxConnectionsPerUser));
       const requested = new URL(request.url, 'http://x').searchParams.get('clientId');
       const publicId = requested && /^[A-Za-z0-9_-]{8,64}$/.test(requested) ? requested : randomUUID();
-      // A clientId is private to its user: jobs and kept results are filed under user/clientId, so another
-      // user presenting the same clientId gets an empty mailbox of their own, never the first user's.
-      const clientId = `${identity.name}/${publicId}`;
+      // Private to its user: another user presenting the same clientId gets an empty mailbox of their own.
+      const clientId = clientKey(identity.name, publicId);
       const send = (message: ServerMessage): void => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };

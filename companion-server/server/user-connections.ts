@@ -49,6 +49,15 @@ export class UserConnections {
   }
 }
 
+/**
+ * The key under which a connection's jobs and kept results are filed: a clientId is private to its user,
+ * so another user presenting the same clientId gets a separate, empty mailbox. User names and clientIds
+ * cannot contain "/", so two pairs never share a key.
+ */
+export function clientKey(user: string, clientId: string): string {
+  return `${user}/${clientId}`;
+}
+
 /** The close reason for a refused connection (at most 123 bytes, the WebSocket limit). */
 export function tooManyConnectionsReason(max: number): string {
   return `You already have ${max} connections open, the most per user. Close another plugin window.`;

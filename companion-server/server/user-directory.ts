@@ -2,7 +2,7 @@
 // each token in users.json its user. `mgie token add/revoke` run in another process, so the file is
 // watched (fs.watch on its folder: the file itself is replaced by a rename, which a watch on the old
 // inode would miss) and re-checked every few seconds in case a watch event is lost (network folders).
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { tokensMatch } from './request-guards.ts';
@@ -23,6 +23,8 @@ export interface UserDirectoryOptions {
   usersFile: string | null;
   /** How often the file is checked besides the watch (default 2000 ms). */
   recheckMs?: number;
+  /** False: rely on the periodic check alone (for tests of that fallback). Default true. */
+  watch?: boolean;
   /** Called after a reload with the identities that no longer hold (revoked, or the name's token replaced). */
   onRevoked?: (identities: Identity[]) => void;
   /** A reload that failed (e.g. a hand-edited file with a typo): the previous users stay in force. */
@@ -44,12 +46,13 @@ export class UserDirectory {
     this.users = [];
     const file = options.usersFile;
     if (file === null) return;
+    // Looked at before reading: a change made in between is then seen as a change, not missed.
+    this.seen = fingerprintOf(() => statSync(file, { bigint: true }));
     try {
       this.users = parseUsers(readFileSync(file, 'utf8'), file);
     } catch (error: any) {
       if (error?.code !== 'ENOENT') throw error;
     }
-    void this.fingerprintAsync().then((print) => (this.seen ||= print));
     this.startWatch();
     this.timer = setInterval(() => {
       this.startWatch();
@@ -133,17 +136,13 @@ export class UserDirectory {
   }
 
   private async fingerprintAsync(): Promise<string> {
-    try {
-      const s = await stat(this.options.usersFile!, { bigint: true });
-      return `${s.ino}:${s.size}:${s.mtimeNs}`;
-    } catch {
-      return 'missing';
-    }
+    const s = await stat(this.options.usersFile!, { bigint: true }).catch(() => null);
+    return fingerprintOf(() => s);
   }
 
   /** Watches the file's folder; retried on each re-check while the folder does not exist yet. */
   private startWatch(): void {
-    if (this.watcher || this.closed) return;
+    if (this.watcher || this.closed || this.options.watch === false) return;
     const file = this.options.usersFile!;
     try {
       this.watcher = watch(path.dirname(file), { persistent: false }, (_event, name) => {
@@ -156,5 +155,15 @@ export class UserDirectory {
     } catch {
       this.watcher = null;
     }
+  }
+}
+
+/** The file's inode, size and modification time, or 'missing'. */
+function fingerprintOf(statOf: () => { ino: bigint; size: bigint; mtimeNs: bigint } | null): string {
+  try {
+    const s = statOf();
+    return s ? `${s.ino}:${s.size}:${s.mtimeNs}` : 'missing';
+  } catch {
+    return 'missing';
   }
 }

@@ -72,6 +72,16 @@ test('a change by another process is picked up; revoking, or replacing a name\'s
   assert.equal(users.isCurrent(BUILT_IN_IDENTITY), true);
 });
 
+test('without a watch event (a network folder may send none) the periodic check still picks up a change', async (t) => {
+  const dir = await configDirAsync(t);
+  await addUserAsync(dir, 'anna');
+  const users = new UserDirectory({ token: SINGLE, usersFile: usersFilePath(dir), watch: false, recheckMs: 100 });
+  t.after(() => users.close());
+  const { token: bert } = await addUserAsync(dir, 'bert');
+  await eventuallyAsync(() => users.resolve(bert)?.name === 'bert', 'bert is known');
+  assert.equal(users.userCount, 2);
+});
+
 test('a damaged users.json stops a server at start, and while running leaves the previous users in force until fixed', async (t) => {
   const dir = await configDirAsync(t);
   const { token: anna } = await addUserAsync(dir, 'anna');

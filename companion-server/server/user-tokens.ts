@@ -52,14 +52,18 @@ export function checkUserName(name: string): void {
  * the answer's timing does not tell which (or whether any) record came close.
  */
 export function findUserByToken(users: readonly UserRecord[], token: string): UserRecord | undefined {
-  const given = Buffer.from(hashToken(token), 'hex');
+  const given = createHash('sha256').update(token, 'utf8').digest();
+  let hashes = decodedHashes.get(users);
+  if (!hashes) decodedHashes.set(users, (hashes = users.map((user) => Buffer.from(user.tokenSha256, 'hex'))));
   let found: UserRecord | undefined;
-  for (const user of users) {
-    const stored = Buffer.from(user.tokenSha256, 'hex');
-    if (stored.length === given.length && timingSafeEqual(stored, given) && found === undefined) found = user;
-  }
+  hashes.forEach((stored, i) => {
+    if (timingSafeEqual(stored, given) && found === undefined) found = users[i];
+  });
   return found;
 }
+
+/** The stored hashes as bytes, decoded once per list read (a list is replaced, never changed, on reload). */
+const decodedHashes = new WeakMap<readonly UserRecord[], Buffer[]>();
 
 /** The users in the file; [] when there is no file. A damaged file is an error that names it. */
 export async function readUsersAsync(file: string): Promise<UserRecord[]> {

@@ -121,7 +121,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (OPEN_PATHS.has(path)) return;
     request.identity = users.resolve(tokenFromRequest(request.headers, request.url)) ?? null;
     if (!request.identity) {
-      return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing or rejected: paste the token the companion server printed when it started.'));
+      return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing, wrong or revoked: paste your token (your own from mgie token add, or the file the companion server\'s banner names).'));
     }
   });
 

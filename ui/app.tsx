@@ -63,7 +63,7 @@ export function App(props: Partial<ShowUiData>) {
               <Fragment>
                 <div class={styles.notice} role="alert" data-testid="connection-advice">
                   <span class={styles.noticeText}>{advice}</span>
-                  {state.connection.state === 'unreachable' ? (
+                  {state.connection.state === 'unreachable' || state.connection.state === 'forbidden' ? (
                     <Button secondary onClick={() => session.retryNow()}>
                       Retry
                     </Button>

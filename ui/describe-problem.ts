@@ -16,7 +16,8 @@ export function describeConnection(status: ConnectionStatus): string {
     case 'connecting':
       return 'Connecting…';
     case 'connected':
-      return `Connected · ${status.hello.model.name}`;
+      // The user is worth showing on a team server with tokens per designer, not for the single token.
+      return `Connected · ${status.hello.model.name}${status.hello.user && status.hello.user !== 'default' ? ` · ${status.hello.user}` : ''}`;
     case 'unreachable':
       return 'Server unreachable';
     case 'token-rejected':
@@ -39,7 +40,7 @@ export function adviseOnConnection(status: ConnectionStatus, address: ServerAddr
         : `Cannot reach ${address.httpBase}. Check that the team server is running and that this plugin was built with its address (MGIE_TEAM_SERVER).${retry}`;
     }
     case 'token-rejected':
-      return "Token rejected: paste the server's token. Its start-up banner says where it is (cat …/mgie-for-figma/token).";
+      return "Token rejected: paste the server's token. Its start-up banner says where it is (cat …/mgie-for-figma/token); on a team server, ask its admin for a token of your own.";
     case 'forbidden':
       return status.message;
     case 'incompatible':

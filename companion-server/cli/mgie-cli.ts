@@ -4,6 +4,7 @@ import { DOCTOR_USAGE, parseDoctorOptions } from './parse-doctor-options.ts';
 import { EDIT_USAGE, parseEditOptions } from './parse-edit-options.ts';
 import { reportCliError } from './report-cli-error.ts';
 import { parseServeOptions, SERVE_USAGE } from './parse-serve-options.ts';
+import { parseTokenOptions, TOKEN_USAGE } from './parse-token-options.ts';
 
 const USAGE = `mgie: instruction-based image editing with MGIE.
 
@@ -11,7 +12,9 @@ ${EDIT_USAGE}
 
 ${SERVE_USAGE}
 
-${DOCTOR_USAGE}`;
+${DOCTOR_USAGE}
+
+${TOKEN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -37,6 +40,11 @@ async function main(argv: string[]): Promise<number> {
     const options = parseDoctorOptions(rest);
     const { runDoctorCommandAsync } = await import('./run-doctor-command.ts');
     return runDoctorCommandAsync(options);
+  }
+  if (command === 'token') {
+    const options = parseTokenOptions(rest);
+    const { runTokenCommandAsync } = await import('./run-token-command.ts');
+    return runTokenCommandAsync(options);
   }
   throw new UsageError(`unknown command "${command}".\n${USAGE}`);
 }

@@ -14,6 +14,9 @@ export interface ServeCommandOptions {
   allowedHosts: string[];
   allowedOrigins: string[];
   concurrency: number;
+  /** Where the token and users.json live (default: MGIE_CONFIG_DIR, else the platform's config folder). */
+  configDir?: string;
+  maxConnectionsPerUser: number;
   tlsCert?: string;
   tlsKey?: string;
   executionProvider?: string;
@@ -26,7 +29,9 @@ export interface ServeCommandOptions {
 export const SERVE_USAGE = `Usage: mgie serve [--bundle DIR] [--host H] [--port P] [--token T] [--allowed-host NAME]...
                   [--allowed-origin ORIGIN]... [--concurrency N] [--tls-cert FILE --tls-key FILE]
                   ${PROVIDER_USAGE} [--threads N] [--cache-dir DIR | --no-cache]
-Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN (flags win), MGIE_CONFIG_DIR, MGIE_LOG_LEVEL.`;
+                  [--config-dir DIR] [--max-connections-per-user N (default 8)]
+Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_CONFIG_DIR, MGIE_MAX_CONNECTIONS_PER_USER (flags win),
+             MGIE_LOG_LEVEL. Per-user tokens (mgie token add) are read from the config folder's users.json.`;
 
 export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ServeCommandOptions {
   const values = parseCommandArgs(
@@ -39,6 +44,8 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
       'allowed-host': { type: 'string', multiple: true },
       'allowed-origin': { type: 'string', multiple: true },
       concurrency: { type: 'string' },
+      'config-dir': { type: 'string' },
+      'max-connections-per-user': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       provider: { type: 'string' },
@@ -60,6 +67,8 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
     allowedHosts: values['allowed-host'] ?? [],
     allowedOrigins: values['allowed-origin'] ?? [],
     concurrency: wholeNumberInRange(values.concurrency ?? '1', '--concurrency', 1, 64),
+    configDir: values['config-dir'] ?? (env.MGIE_CONFIG_DIR || undefined),
+    maxConnectionsPerUser: wholeNumberInRange(values['max-connections-per-user'] ?? (env.MGIE_MAX_CONNECTIONS_PER_USER || '8'), '--max-connections-per-user / MGIE_MAX_CONNECTIONS_PER_USER', 1, 1000),
     tlsCert: values['tls-cert'],
     tlsKey: values['tls-key'],
     executionProvider: parseProvider(values.provider),

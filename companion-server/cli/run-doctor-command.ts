@@ -3,6 +3,7 @@
 import { checkBundleAsync } from './doctor/check-bundle-async.ts';
 import { checkGpusAsync, checkNode, checkProvidersAsync } from './doctor/check-runtime-async.ts';
 import { checkMemory, checkPortAsync, checkResultCacheAsync, checkTokenAsync } from './doctor/check-system-async.ts';
+import { checkUsersAsync } from './doctor/check-users-async.ts';
 import type { DoctorCheck, DoctorStatus } from './doctor/doctor-check.ts';
 
 export interface DoctorCommandOptions {
@@ -24,6 +25,7 @@ export async function runDoctorCommandAsync(options: DoctorCommandOptions): Prom
     bundle.check,
     checkMemory(bundle.bytes),
     await checkTokenAsync(),
+    await checkUsersAsync(),
     await checkResultCacheAsync(),
     await checkPortAsync(options.host, options.port),
   ];

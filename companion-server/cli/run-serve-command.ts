@@ -8,7 +8,8 @@ import { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import { buildApp, type MgieApp } from '../server/build-app.ts';
 import { defaultResultCacheDir } from '../server/result-cache.ts';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../server/server-options.ts';
-import { loadOrCreateTokenAsync } from '../server/token-store.ts';
+import { defaultConfigDir, loadOrCreateTokenAsync } from '../server/token-store.ts';
+import { usersFilePath } from '../server/user-tokens.ts';
 import { CommandFailure } from './cli-errors.ts';
 import { describeListenError } from './describe-listen-error.ts';
 import type { ServeCommandOptions } from './parse-serve-options.ts';
@@ -17,12 +18,15 @@ import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.
 const CACHE_BYTES = 512 * 2 ** 20;
 
 export async function runServeCommandAsync(command: ServeCommandOptions): Promise<void> {
-  const token = await loadOrCreateTokenAsync({ token: command.token });
+  const configDir = command.configDir ?? defaultConfigDir();
+  const token = await loadOrCreateTokenAsync({ token: command.token, configDir });
   const options: ServerOptions = {
     ...DEFAULT_SERVER_OPTIONS,
     host: command.host,
     port: command.port,
     token: token.token,
+    usersFile: usersFilePath(configDir),
+    maxConnectionsPerUser: command.maxConnectionsPerUser,
     allowedHosts: command.allowedHosts,
     allowedOrigins: command.allowedOrigins,
     concurrency: command.concurrency,
@@ -87,6 +91,7 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     ...describeProviders(pipeline.bundle.providers),
     // The token itself is never printed: this output often ends up in log files.
     token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
+    `  users:    ${describeUsers(server.userCount, options.usersFile!)}`,
     ...(token.warning ? [`  warning:  ${token.warning}`] : []),
     ...(cacheWarning ? [`  warning:  ${cacheWarning}`] : []),
     ...(options.host === '127.0.0.1' || options.host === 'localhost' ? ['  reachable from this computer only; use --host 0.0.0.0 --allowed-host NAME on a team box'] : []),
@@ -94,6 +99,11 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     '',
   ];
   process.stdout.write(lines.join('\n'));
+}
+
+function describeUsers(count: number, file: string): string {
+  if (count === 0) return `the token above is the only one (user "default"); give each designer their own with mgie token add NAME (kept in ${file})`;
+  return `${count} with a token of their own (mgie token list; ${file}), besides "default" with the token above`;
 }
 
 /** The provider, how it was chosen, and why each other GPU provider is not used (same words as mgie doctor). */

@@ -90,7 +90,7 @@ export interface ServerInfo {
 export type EditStageName = 'prepare' | 'vision' | 'generate' | 'condition' | 'encode' | 'diffuse' | 'decode';
 
 export type ServerMessage =
-  | { type: 'hello'; protocol: number; clientId: string; server: { name: string; version: string }; model: { name: string; provider: string; defaults: Omit<JobParameters, 'seed' | 'sizeMode'> }; limits: ServerLimits }
+  | { type: 'hello'; protocol: number; clientId: string; /** Whose token the connection uses (`default`: the single token). */ user?: string; server: { name: string; version: string }; model: { name: string; provider: string; defaults: Omit<JobParameters, 'seed' | 'sizeMode'> }; limits: ServerLimits }
   /** The job is in the queue; `position` 0 means it starts now. Re-sent for each job on reconnect. */
   | { type: 'accepted'; jobId: string; clientJobId: string; position: number }
   | { type: 'position'; jobId: string; position: number }

@@ -12,10 +12,19 @@ import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, type ServerLi
 import { ClientHub } from './client-hub.ts';
 import { EditService } from './edit-service.ts';
 import { ProtocolErrorLog } from './protocol-error-log.ts';
-import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest, tokensMatch } from './request-guards.ts';
+import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
 import { createServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
+import { CLOSE_TOKEN_REVOKED, clientKey, CLOSE_TOO_MANY_CONNECTIONS, TOKEN_REVOKED_REASON, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
+import { type Identity, UserDirectory } from './user-directory.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token's user, set by the guard hook (null only on the open paths). */
+    identity: Identity | null;
+  }
+}
 
 export const SERVER_NAME = 'mgie-companion';
 export const SERVER_VERSION = '0.1.0';
@@ -36,6 +45,8 @@ export interface MgieApp {
   attachPipeline(pipeline: MgiePipeline): void;
   readonly service: EditService | null;
   readonly hub: ClientHub;
+  /** Users with a token of their own (users.json), as last read. */
+  readonly userCount: number;
   /** The result cache, or null when off (`mgie serve` prepares its folder at start). */
   readonly cache: ResultCache | null;
   /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
@@ -54,6 +65,20 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     options.slowReader,
   );
   const rateLimiter = new RateLimiter(options.rateLimit);
+  const connections = new UserConnections(options.maxConnectionsPerUser);
+  // A revoked user loses their open connections and their jobs at once; their next request gets 401.
+  const users = new UserDirectory({
+    token: options.token,
+    usersFile: options.usersFile,
+    onRevoked: (revoked) => {
+      for (const identity of revoked) {
+        const closed = connections.closeRevoked(identity);
+        const cancelled = service?.cancelAllOf(identity.name) ?? 0;
+        app.log.info({ user: identity.name, closed, cancelled }, 'token revoked');
+      }
+    },
+    onReloadError: (error) => app.log.warn({ err: error }, 'users file not reloaded; the previous users stay in force'),
+  });
   let service: EditService | null = null;
   let pipelineRef: MgiePipeline | null = null;
   let closing = false;
@@ -74,6 +99,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   const refuse = (reply: FastifyReply, error: MgieError): FastifyReply => reply.code(error.statusCode).send({ code: error.code, message: error.message });
 
   // 1. guards: Host against DNS rebinding, Origin against cross-site WebSocket hijacking, token on everything but health
+  app.decorateRequest('identity', null);
   app.addHook('onRequest', async (request, reply) => {
     // A refused WebSocket upgrade must not leave its socket open (it would also hold up close()).
     if (request.headers.upgrade) {
@@ -93,8 +119,9 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       return refuse(reply, new MgieError('MGIE_ERR_FORBIDDEN', `Origin "${request.headers.origin}" is not allowed to use this server.`));
     }
     if (OPEN_PATHS.has(path)) return;
-    if (!tokensMatch(tokenFromRequest(request.headers, request.url), options.token)) {
-      return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing or rejected: paste the token the companion server printed when it started.'));
+    request.identity = users.resolve(tokenFromRequest(request.headers, request.url)) ?? null;
+    if (!request.identity) {
+      return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing, wrong or revoked: paste your token (your own from mgie token add, or the file the companion server\'s banner names).'));
     }
   });
 
@@ -125,12 +152,13 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   // 2. health and information
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => (service && !closing ? { ready: true, model: pipelineRef?.manifest.name } : reply.code(503).send({ ready: false })));
-  app.get('/v1/info', async () => ({
+  app.get('/v1/info', async (request) => ({
     server: { name: SERVER_NAME, version: SERVER_VERSION, protocol: PROTOCOL_VERSION, onnxruntime: onnxRuntimeVersion, node: process.version },
     model: pipelineRef ? { name: pipelineRef.manifest.name, description: pipelineRef.manifest.description, provider: pipelineRef.bundle.executionProvider, providers: pipelineRef.bundle.providers, defaults: pipelineRef.manifest.diffusion.defaults } : null,
     ready: service !== null,
     limits: limits(),
     queue: { waiting: service?.waiting ?? 0, running: service?.running ?? 0, connections: hub.connectionCount },
+    user: request.identity!.name,
   }));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
@@ -141,7 +169,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (!ready || closing) return refuse(reply, notReady(closing));
     const query = request.query as Record<string, string | undefined>;
     const clientId = `http:${request.ip}`;
-    if (!rateLimiter.take(clientId)) return refuse(reply, rateLimited());
+    const user = request.identity!.name;
+    if (!rateLimiter.take(user)) return refuse(reply, rateLimited());
     if (!Buffer.isBuffer(request.body)) return refuse(reply, new MgieError('MGIE_ERR_BAD_IMAGE', 'Send the image as the request body with Content-Type image/png (or image/jpeg, image/webp).'));
     try {
       const header = {
@@ -150,12 +179,12 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         instruction: query.instruction ?? '',
         parameters: parseQueryParameters(query),
       };
-      const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false });
+      const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false, user });
       // A client that hangs up before its answer cancels its edit.
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) {
           try {
-            ready.cancel(clientId, jobId);
+            ready.cancel(user, jobId);
           } catch {
             // already finished
           }
@@ -176,8 +205,14 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   // 4. the WebSocket protocol
   app.register(async (scope) => {
     scope.get(WEBSOCKET_PATH, { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
+      const identity = request.identity!;
+      // Accepted, then closed with a reason: a browser hides why an upgrade was refused.
+      if (!users.isCurrent(identity)) return socket.close(CLOSE_TOKEN_REVOKED, TOKEN_REVOKED_REASON); // revoked during the upgrade
+      if (!connections.tryAdd(identity, socket)) return socket.close(CLOSE_TOO_MANY_CONNECTIONS, tooManyConnectionsReason(options.maxConnectionsPerUser));
       const requested = new URL(request.url, 'http://x').searchParams.get('clientId');
-      const clientId = requested && /^[A-Za-z0-9_-]{8,64}$/.test(requested) ? requested : randomUUID();
+      const publicId = requested && /^[A-Za-z0-9_-]{8,64}$/.test(requested) ? requested : randomUUID();
+      // Private to its user: another user presenting the same clientId gets an empty mailbox of their own.
+      const clientId = clientKey(identity.name, publicId);
       const send = (message: ServerMessage): void => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };
@@ -186,7 +221,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       send({
         type: 'hello',
         protocol: PROTOCOL_VERSION,
-        clientId,
+        clientId: publicId,
+        user: identity.name,
         server: { name: SERVER_NAME, version: SERVER_VERSION },
         model: {
           name: model?.name ?? '(loading)',
@@ -196,7 +232,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         limits: limits(),
       });
       // A client that comes back re-attaches to its jobs and gets what finished meanwhile.
-      for (const job of service?.jobsOf(clientId) ?? []) {
+      for (const job of service?.jobsOf(clientId, identity.name) ?? []) {
         send({ type: 'accepted', jobId: job.jobId, clientJobId: job.clientJobId, position: job.position });
         if (job.state === 'running') send({ type: 'started', jobId: job.jobId });
       }
@@ -214,16 +250,17 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       // Frames are handled one after another, so a client's submissions queue in the order sent.
       let previous: Promise<void> = Promise.resolve();
       socket.on('message', (data: Buffer, isBinary: boolean) => {
-        previous = previous.then(() => handleFrameAsync(clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
+        previous = previous.then(() => handleFrameAsync(identity, clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
       });
       socket.on('close', () => {
         clearInterval(heartbeat);
         hub.detach(clientId, socket);
+        connections.remove(identity, socket);
       });
     });
   });
 
-  async function handleFrameAsync(clientId: string, data: Buffer, isBinary: boolean, send: (m: ServerMessage) => void): Promise<void> {
+  async function handleFrameAsync(identity: Identity, clientId: string, data: Buffer, isBinary: boolean, send: (m: ServerMessage) => void): Promise<void> {
     if (isBinary) {
       let frame;
       try {
@@ -241,9 +278,10 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       }
       const header = frame.header;
       if (!service || closing) return send({ ...errorMessage(notReady(closing)), clientJobId: header.clientJobId });
-      if (!rateLimiter.take(clientId)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
+      if (!users.isCurrent(identity)) return send({ ...errorMessage(revoked()), clientJobId: header.clientJobId });
+      if (!rateLimiter.take(identity.name)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
       try {
-        await service.submitAsync(clientId, header, frame.payload.slice()); // 'accepted' comes from the service
+        await service.submitAsync(clientId, header, frame.payload.slice(), { user: identity.name }); // 'accepted' comes from the service
       } catch (error) {
         send({ ...errorMessage(asMgieError(error)), clientJobId: header.clientJobId });
       }
@@ -259,7 +297,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (message.type === 'ping') return send({ type: 'pong', id: message.id });
     try {
       if (!service) throw new MgieError('MGIE_ERR_NOT_FOUND', `No job ${message.jobId}.`);
-      service.cancel(clientId, message.jobId);
+      service.cancel(identity.name, message.jobId);
     } catch (error) {
       send({ ...errorMessage(asMgieError(error)), jobId: message.jobId });
     }
@@ -269,6 +307,9 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     app,
     hub,
     cache,
+    get userCount() {
+      return users.userCount;
+    },
     get service() {
       return service;
     },
@@ -279,6 +320,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     },
     async closeAsync() {
       closing = true;
+      users.close();
       hub.broadcast({ kind: 'json', message: { type: 'shutdown', message: 'The companion server is shutting down; reconnect when it is back.' } });
       await service?.closeAsync();
       for (const socket of hub.allSockets()) socket.close(1001, 'server shutting down');
@@ -317,6 +359,10 @@ function notReady(closing: boolean): MgieError {
   return closing
     ? new MgieError('MGIE_ERR_SHUTTING_DOWN', 'The companion server is shutting down; try again when it is back.')
     : new MgieError('MGIE_ERR_NOT_READY', 'The model is still loading; try again in a moment.');
+}
+
+function revoked(): MgieError {
+  return new MgieError('MGIE_ERR_UNAUTHORIZED', TOKEN_REVOKED_REASON);
 }
 
 function rateLimited(): MgieError {

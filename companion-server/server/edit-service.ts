@@ -16,7 +16,9 @@ import type { ServerOptions } from './server-options.ts';
 export type Outgoing = { kind: 'json'; message: ServerMessage } | { kind: 'binary'; header: object; payload: Uint8Array; droppable: boolean };
 
 interface EditJob {
+  /** Where events and the result go (a connection's clientId); jobs are owned and queued by `user`. */
   clientId: string;
+  user: string;
   clientJobId: string;
   /** False for HTTP jobs: their caller waits on whenDone() and has no socket to send events to. */
   streamEvents: boolean;
@@ -62,8 +64,11 @@ export class EditService {
     return this.queue.running;
   }
 
-  /** Checks parameters and the image header now, so a bad edit fails before it waits in line. */
-  async submitAsync(clientId: string, header: SubmitHeader, image: Uint8Array, options: { streamEvents?: boolean } = {}): Promise<{ jobId: string; position: number }> {
+  /**
+   * Checks parameters and the image header now, so a bad edit fails before it waits in line. The queue's
+   * owner (fair turns, the per-user limit, who may cancel) is `options.user`, else the clientId.
+   */
+  async submitAsync(clientId: string, header: SubmitHeader, image: Uint8Array, options: { streamEvents?: boolean; user?: string } = {}): Promise<{ jobId: string; position: number }> {
     if (image.length > this.options.maxImageBytes) {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(this.options.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
@@ -73,24 +78,36 @@ export class EditService {
     // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
     this.pipeline.editSize(width, height, parameters);
     const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
-    const job: EditJob = { clientId, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
+    const user = options.user ?? clientId;
+    const job: EditJob = { clientId, user, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
     // its 'queued' event, so that it always precedes 'started'.
     this.submitting = job;
     try {
-      return this.queue.submit(clientId, job);
+      return this.queue.submit(user, job);
     } finally {
       this.submitting = null;
     }
   }
 
-  cancel(clientId: string, jobId: string): void {
-    this.queue.cancel(clientId, jobId);
+  /** Cancels one of the owner's jobs (the owner given at submit: the user). */
+  cancel(owner: string, jobId: string): void {
+    this.queue.cancel(owner, jobId);
   }
 
-  /** The client's queued and running jobs, to re-attach a reconnecting client. */
-  jobsOf(clientId: string): Array<{ jobId: string; clientJobId: string; state: 'queued' | 'running'; position: number }> {
-    return this.queue.jobsOf(clientId).map((j) => ({ ...j, clientJobId: this.jobs.get(j.jobId)?.job.clientJobId ?? '' }));
+  /** Cancels all of the owner's jobs, waiting and running (a revoked user's). Returns how many. */
+  cancelAllOf(owner: string): number {
+    const jobs = this.queue.jobsOf(owner);
+    for (const { jobId } of jobs) this.queue.cancel(owner, jobId);
+    return jobs.length;
+  }
+
+  /** The client's queued and running jobs, to re-attach a reconnecting client (only those it submitted as `owner`). */
+  jobsOf(clientId: string, owner = clientId): Array<{ jobId: string; clientJobId: string; state: 'queued' | 'running'; position: number }> {
+    return this.queue
+      .jobsOf(owner)
+      .filter((j) => this.jobs.get(j.jobId)?.job.clientId === clientId)
+      .map((j) => ({ ...j, clientJobId: this.jobs.get(j.jobId)?.job.clientJobId ?? '' }));
   }
 
   /** Waits for a job to end, for the HTTP endpoint. */
@@ -158,7 +175,9 @@ export class EditService {
   private onQueueEvent(event: QueueEvent<FinishedEdit>): void {
     if (event.type === 'queued' && this.submitting) this.jobs.set(event.jobId, { clientId: event.clientId, job: this.submitting });
     const entry = this.jobs.get(event.jobId);
-    const clientId = event.clientId;
+    // The queue's clientId is the owner (the user); events go to the connection's clientId.
+    const clientId = entry?.job.clientId ?? event.clientId;
+    const user = this.metrics.userLabel(event.clientId);
     const stream = entry?.job.streamEvents ?? true;
     // One log line per job transition, with ids and durations; never image bytes or tokens.
     if (event.type !== 'position') {
@@ -176,22 +195,22 @@ export class EditService {
         json({ type: 'position', jobId: event.jobId, position: event.position });
         break;
       case 'started':
-        this.metrics.waitSeconds.observe(event.waitMs / 1000);
+        this.metrics.waitSeconds.observe({ user }, event.waitMs / 1000);
         json({ type: 'started', jobId: event.jobId });
         break;
       case 'succeeded':
-        this.metrics.runSeconds.observe(event.runMs / 1000);
-        this.metrics.jobs.inc({ outcome: 'succeeded' });
+        this.metrics.runSeconds.observe({ user }, event.runMs / 1000);
+        this.metrics.jobs.inc({ outcome: 'succeeded', user });
         if (stream) this.send(clientId, { kind: 'binary', header: event.result.header, payload: event.result.png, droppable: false });
         this.finish(event.jobId, (w) => w.resolve(event.result));
         break;
       case 'failed':
-        this.metrics.jobs.inc({ outcome: 'failed' });
+        this.metrics.jobs.inc({ outcome: 'failed', user });
         json({ type: 'error', jobId: event.jobId, clientJobId: entry?.job.clientJobId, code: event.error.code, message: event.error.message });
         this.finish(event.jobId, (w) => w.reject(event.error));
         break;
       case 'cancelled':
-        this.metrics.jobs.inc({ outcome: 'cancelled' });
+        this.metrics.jobs.inc({ outcome: 'cancelled', user });
         json({ type: 'cancelled', jobId: event.jobId });
         this.finish(event.jobId, (w) => w.reject(new MgieError('MGIE_ERR_CANCELLED', 'The edit was cancelled.')));
         break;

@@ -112,7 +112,7 @@ export class JobQueue<TInput, TResult> {
     if (mine.length >= this.options.maxQueuedPerClient) {
       throw new MgieError(
         'MGIE_ERR_BUSY',
-        `You already have ${mine.length} jobs waiting, the most one client may queue (maxQueuedPerClient). ` +
+        `You already have ${mine.length} jobs waiting, the most one user may queue (maxQueuedPerClient), counting all your connections. ` +
           'Wait for one to start or cancel one, then try again.',
       );
     }

@@ -6,21 +6,26 @@ export interface ServerOptions {
   /** 127.0.0.1 unless told otherwise: web pages and the network should not reach the server by accident. */
   host: string;
   port: number;
-  /** The secret every API and WebSocket request must carry. */
+  /** The single token every API and WebSocket request may carry; it identifies the built-in user `default`. */
   token: string;
+  /** Per-user tokens (`mgie token add`), watched while the server runs; null: only the single token. */
+  usersFile: string | null;
+  /** WebSocket connections one user may have open at once, across all their clients. */
+  maxConnectionsPerUser: number;
   /** Host names accepted besides loopback ones (DNS-rebinding defence), e.g. the team box's name. */
   allowedHosts: string[];
   /** Origins accepted besides `null` (the Figma plugin iframe) and no Origin (scripts). */
   allowedOrigins: string[];
   /** Edits running at once (one per GPU is right for MGIE). */
   concurrency: number;
+  /** Waiting jobs per user, across all their connections (the name is the protocol's, from before users). */
   maxQueuedPerClient: number;
   maxQueuedTotal: number;
   jobTimeoutMs: number;
   /** Largest image upload, in bytes. */
   maxImageBytes: number;
   limits: ImageLimits;
-  /** Submissions per client: a burst of `capacity`, then `refillPerSecond`. */
+  /** Submissions per user: a burst of `capacity`, then `refillPerSecond`. */
   rateLimit: { capacity: number; refillPerSecond: number };
   /** At most one preview per job this often. */
   previewIntervalMs: number;
@@ -43,6 +48,8 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
   port: 8765,
   allowedHosts: [],
   allowedOrigins: [],
+  usersFile: null,
+  maxConnectionsPerUser: 8,
   concurrency: 1,
   maxQueuedPerClient: 10,
   maxQueuedTotal: 100,

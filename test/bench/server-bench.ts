@@ -191,6 +191,8 @@ async function mainAsync(): Promise<boolean> {
     host: '127.0.0.1',
     port: 0,
     maxQueuedPerClient: CLIENTS,
+    // every simulated designer uses the single token, so they are one user: let all of them connect
+    maxConnectionsPerUser: CLIENTS + 1,
     maxQueuedTotal: Math.max(100, 2 * CLIENTS),
     rateLimit: { capacity: 100, refillPerSecond: 100 },
   };

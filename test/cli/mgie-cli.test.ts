@@ -153,6 +153,13 @@ test('mgie serve: ready banner without the token, health answers, a loose cache 
   assert.match(stdout, /\n {2}provider: (cpu|cuda|webgpu|coreml|dml), chosen by --provider auto/);
   if (process.platform !== 'darwin') assert.match(stdout, /\n {12}coreml: CoreML runs only on macOS\n/);
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  // per-user tokens: a user added by another mgie process gets in without a restart
+  assert.match(stdout, /\n {2}users: {4}the token above is the only one \(user "default"\); give each designer their own with mgie token add NAME/);
+  const added = await runMgieAsync(['token', 'add', 'anna'], { env: cleanEnv({ MGIE_CONFIG_DIR: configDir }) });
+  const annaToken = added.stdout.trimEnd().split('\n').at(-1)!;
+  const infoAsync = () => fetch(`${url}/v1/info`, { headers: { authorization: `Bearer ${annaToken}` } });
+  for (const until = Date.now() + 10_000; (await infoAsync()).status !== 200 && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal((await (await infoAsync()).json()).user, 'anna');
   if (process.platform !== 'win32') {
     assert.match(stdout, /warning: {2}The result cache .*cache was readable by other users; it is now 0700/);
     assert.equal((await stat(cacheDir)).mode & 0o777, 0o700);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { checkMemory } from '../../companion-server/cli/doctor/check-system-async.ts';
+import { addUserAsync } from '../../companion-server/server/user-tokens.ts';
 import { startTestServerAsync } from '../helpers/test-server.ts';
 import { copyTinyBundleAsync, tinyBundleDirAsync } from '../helpers/tiny-bundle.ts';
 
@@ -105,6 +106,21 @@ test('a token file others can read is a warning with the fix, not a failure', { 
   });
   assert.equal(code, 0);
   assert.match(line(stdout, 'token'), /^WARN\s+token\s+.*token is readable by other users \(0644\): chmod 600 '/);
+});
+
+test('the users line counts the tokens per user, and a damaged users.json is a FAIL (mgie serve would refuse to start)', async (t) => {
+  const none = await doctorAsync(t);
+  assert.match(line(none.stdout, 'users'), /^ok\s+users\s+no tokens per user: everyone uses the single token \(user "default"\).*mgie token add NAME/);
+  const two = await doctorAsync(t, [], async (home) => {
+    for (const name of ['anna', 'bert']) await addUserAsync(path.join(home, 'config'), name);
+  });
+  assert.match(line(two.stdout, 'users'), /^ok\s+users\s+2 with a token of their own \(mgie token list\)/);
+  const damaged = await doctorAsync(t, [], async (home) => {
+    await mkdir(path.join(home, 'config'), { recursive: true });
+    await writeFile(path.join(home, 'config', 'users.json'), '{"users": [');
+  });
+  assert.equal(damaged.code, 1);
+  assert.match(line(damaged.stdout, 'users'), /^FAIL\s+users\s+.*users\.json is not valid JSON/);
 });
 
 test('--provider that cannot run here is a FAIL naming the cause; --json gives the same checks to scripts', async (t) => {

@@ -1,7 +1,7 @@
 // `mgie serve` started the wrong way: real processes that must stop at once, non-zero, with one line
 // that says what to do (never "unexpected failure ... report it", never a server left running).
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,4 +53,13 @@ test('a missing --tls-cert or --tls-key file, and files that are not PEM', async
 
 test('a bad MGIE_LOG_LEVEL lists the valid levels (usage error, exit 2)', async () => {
   assertOneUserError(await serve(['--port', '0'], { MGIE_LOG_LEVEL: 'loud' }), 2, /MGIE_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "loud"\./);
+});
+
+test('a damaged users.json in the config folder (--config-dir) names the file; a bad --max-connections-per-user is a usage error', async () => {
+  const configDir = path.join(dir, 'config-with-bad-users');
+  await mkdir(configDir, { recursive: true });
+  await writeFile(path.join(configDir, 'users.json'), '{"users": [');
+  assertOneUserError(await serve(['--port', '0', '--config-dir', configDir]), 1, /users\.json is not valid JSON .*Restore it from a backup, or delete it and add the users again with mgie token add/);
+  assertOneUserError(await serve(['--port', '0', '--max-connections-per-user', '0']), 2, /--max-connections-per-user \/ MGIE_MAX_CONNECTIONS_PER_USER must be a whole number from 1 to 1000, got "0"/);
+  assertOneUserError(await serve(['--port', '0'], { MGIE_MAX_CONNECTIONS_PER_USER: 'many' }), 2, /MGIE_MAX_CONNECTIONS_PER_USER must be a whole number/);
 });

@@ -40,6 +40,7 @@ export class TestClient {
   readonly received: Received[] = [];
   private waiters: Array<() => void> = [];
   closeCode: number | undefined;
+  closeReason: string | undefined;
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -49,8 +50,9 @@ export class TestClient {
       } else this.received.push({ kind: 'json', message: JSON.parse(data.toString()) });
       this.notify();
     });
-    socket.on('close', (code) => {
+    socket.on('close', (code, reason) => {
       this.closeCode = code;
+      this.closeReason = reason.toString();
       this.notify();
     });
   }

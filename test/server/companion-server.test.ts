@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
 import { startTestServerAsync, TEST_TOKEN, TestClient } from '../helpers/test-server.ts';
+import { makeTestUsersAsync } from '../helpers/test-users.ts';
 
 const quick = { steps: 3, size: 64 };
 let photo: Buffer;
@@ -55,10 +56,11 @@ test('no previews for a client that did not ask', async (t) => {
   assert.equal(client.received.filter((r) => r.kind === 'binary' && r.header.type === 'preview').length, 0);
 });
 
-test('jobs of different clients interleave round-robin', async (t) => {
-  const { wsUrl } = await startTestServerAsync(t);
-  const a = await TestClient.connectAsync(t, wsUrl, { clientId: 'client-aaaa' });
-  const b = await TestClient.connectAsync(t, wsUrl, { clientId: 'client-bbbb' });
+test('jobs of different users interleave round-robin', async (t) => {
+  const users = await makeTestUsersAsync(t, ['anna', 'bert']);
+  const { wsUrl } = await startTestServerAsync(t, { usersFile: users.usersFile });
+  const a = await TestClient.connectAsync(t, wsUrl, { clientId: 'client-aaaa', token: users.tokens.anna });
+  const b = await TestClient.connectAsync(t, wsUrl, { clientId: 'client-bbbb', token: users.tokens.bert });
   const image = await photoAsync();
   // A queues three (the first starts at once and runs long enough for the rest to queue), then B one.
   a.submit({ clientJobId: 'a1', instruction: 'make the frame red', parameters: { steps: 40, size: 128, seed: 1 } }, image);
@@ -94,10 +96,11 @@ test('cancel a queued job and a running job; the running one stops within one mo
   assert.equal(client.received.filter((r) => r.kind === 'binary').length, 0, 'no result for cancelled jobs');
 });
 
-test('another client cannot cancel your job', async (t) => {
-  const { wsUrl } = await startTestServerAsync(t);
+test('another user cannot cancel your job', async (t) => {
+  const users = await makeTestUsersAsync(t, ['other']);
+  const { wsUrl } = await startTestServerAsync(t, { usersFile: users.usersFile });
   const owner = await TestClient.connectAsync(t, wsUrl, { clientId: 'owner-1234' });
-  const other = await TestClient.connectAsync(t, wsUrl, { clientId: 'other-1234' });
+  const other = await TestClient.connectAsync(t, wsUrl, { clientId: 'other-1234', token: users.tokens.other });
   owner.submit({ clientJobId: 'mine', instruction: 'remove the text', parameters: { steps: 20, size: 128 } }, await photoAsync());
   const { jobId } = await owner.waitForJson('accepted');
   other.sendJson({ type: 'cancel', jobId });
@@ -314,9 +317,10 @@ test('metrics: queue depth, wait and run durations, jobs by outcome, model load 
   assert.equal((await fetch(`${httpUrl}/metrics`)).status, 401);
   const text = await (await fetch(`${httpUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
   assert.match(text, /^mgie_queue_depth 0$/m);
-  assert.match(text, /^mgie_jobs_total\{outcome="succeeded"\} 1$/m);
-  assert.match(text, /^mgie_job_wait_seconds_count 1$/m);
-  assert.match(text, /^mgie_job_run_seconds_count 1$/m);
+  // per user: the single token is the built-in user "default"
+  assert.match(text, /^mgie_jobs_total\{outcome="succeeded",user="default"\} 1$/m);
+  assert.match(text, /^mgie_job_wait_seconds_count\{user="default"\} 1$/m);
+  assert.match(text, /^mgie_job_run_seconds_count\{user="default"\} 1$/m);
   assert.match(text, /^mgie_model_load_seconds \d/m);
 });
 

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import type { WebSocket } from 'ws';
 import { DEFAULT_SERVER_OPTIONS } from '../../companion-server/server/server-options.ts';
+import { clientKey } from '../../companion-server/server/user-connections.ts';
 import { startTestServerAsync, TestClient } from '../helpers/test-server.ts';
 
 const MiB = 2 ** 20;
@@ -62,7 +63,7 @@ test('a client that stops reading is closed once its backlog passes the limit; w
     if (idleSince !== undefined && Date.now() - idleSince > 500) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  const leftAtClose = service.jobsOf('never-reads').map((job) => job.jobId);
+  const leftAtClose = service.jobsOf(clientKey('default', 'never-reads'), 'default').map((job) => job.jobId); // the single token is the user "default"
   const stillOpen = server.hub.connectionCount;
   const unsent = serverSide.bufferedAmount;
   // (when it failed, end the client here, or the server's shutdown waits 30 s for its close handshake)

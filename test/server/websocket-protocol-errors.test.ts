@@ -13,7 +13,7 @@ import { TEST_TOKEN } from '../helpers/test-server.ts';
 async function startLoggedServerAsync(t: import('node:test').TestContext) {
   const lines: Array<{ level: number; msg: string; kind?: string; suppressed?: number; err?: unknown }> = [];
   const stream = new Writable({ write: (chunk, _encoding, done) => (lines.push(JSON.parse(String(chunk))), done()) });
-  const server = buildApp({ ...DEFAULT_SERVER_OPTIONS, port: 0, token: TEST_TOKEN, maxImageBytes: 100_000, shutdownGraceMs: 500 }, { level: 'debug', stream });
+  const server = buildApp({ ...DEFAULT_SERVER_OPTIONS, port: 0, token: TEST_TOKEN, maxImageBytes: 100_000, shutdownGraceMs: 500, maxConnectionsPerUser: 32 }, { level: 'debug', stream });
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => server.closeAsync());
   const { port } = server.app.server.address() as { port: number };

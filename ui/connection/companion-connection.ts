@@ -14,6 +14,10 @@ import { type FetchLike, probeServerAsync } from './probe-server-async.ts';
 import { reconnectDelayMs } from './reconnect-delay.ts';
 import type { ServerAddress } from './server-address.ts';
 
+/** Application close codes (PROTOCOL.md, "Close codes"): reconnecting would only be closed again. */
+const CLOSE_TOKEN_REVOKED = 4001;
+const CLOSE_TOO_MANY_CONNECTIONS = 4002;
+
 export type Hello = Extract<ServerMessage, { type: 'hello' }>;
 
 export type ConnectionStatus =
@@ -30,7 +34,7 @@ export type ConnectionStatus =
 export interface WebSocketLike {
   binaryType: string;
   onopen: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number }) => void) | null;
+  onclose: ((event: { code: number; reason?: string }) => void) | null;
   onerror: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
   send(data: string | Uint8Array): void;
@@ -155,12 +159,15 @@ export class CompanionConnection {
       }
     };
     socket.onerror = () => {};
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
       this.socketOpen = false;
       if (this.stopped) return;
-      if (greeted) {
+      if (event?.code === CLOSE_TOKEN_REVOKED) this.setStatus({ state: 'token-rejected' });
+      else if (event?.code === CLOSE_TOO_MANY_CONNECTIONS) {
+        this.setStatus({ state: 'forbidden', message: `${event.reason || 'Too many connections open with your token.'} Then press Retry.` });
+      } else if (greeted) {
         // It worked until now (server restart, sleep, network change): try again at once.
         this.attempt = 0;
         this.scheduleRetry(0);

@@ -132,7 +132,7 @@ test('a missing or wrong token, a foreign Host and a foreign Origin are refused;
   assert.equal((await fetch(`${httpUrl}/healthz`)).status, 200);
   const body = await (await fetch(`${httpUrl}/v1/info`, { headers: { authorization: 'Bearer nope' } })).json();
   assert.equal(body.code, 'MGIE_ERR_UNAUTHORIZED');
-  assert.match(body.message, /paste the token/);
+  assert.match(body.message, /paste your token/);
 });
 
 test('oversize frames close the connection; oversize and bomb images, garbage frames get errors and the connection lives on', async (t) => {

@@ -4,12 +4,15 @@ import { DOCTOR_USAGE, parseDoctorOptions } from './parse-doctor-options.ts';
 import { EDIT_USAGE, parseEditOptions } from './parse-edit-options.ts';
 import { reportCliError } from './report-cli-error.ts';
 import { parseServeOptions, SERVE_USAGE } from './parse-serve-options.ts';
+import { parseWorkerOptions, WORKER_USAGE } from './parse-worker-options.ts';
 
 const USAGE = `mgie: instruction-based image editing with MGIE.
 
 ${EDIT_USAGE}
 
 ${SERVE_USAGE}
+
+${WORKER_USAGE}
 
 ${DOCTOR_USAGE}`;
 
@@ -31,6 +34,12 @@ async function main(argv: string[]): Promise<number> {
     const options = parseServeOptions(rest);
     const { runServeCommandAsync } = await import('./run-serve-command.ts');
     await runServeCommandAsync(options);
+    return 0;
+  }
+  if (command === 'worker') {
+    const options = parseWorkerOptions(rest);
+    const { runWorkerCommandAsync } = await import('./run-worker-command.ts');
+    await runWorkerCommandAsync(options);
     return 0;
   }
   if (command === 'doctor') {

@@ -3,18 +3,20 @@
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isMgieError, MgieError } from '../engine/errors.ts';
 import type { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import { onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
 import { ClientHub } from './client-hub.ts';
+import type { EditBackend } from './edit-backend.ts';
 import { EditService } from './edit-service.ts';
 import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest, tokensMatch } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
-import { createServerMetrics } from './server-metrics.ts';
+import type { Outgoing } from './run-edit-job.ts';
+import { createServerMetrics, type ServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
 
 export const SERVER_NAME = 'mgie-companion';
@@ -34,12 +36,23 @@ export interface MgieApp {
   app: FastifyInstance;
   /** Serves edits with this pipeline; until then /readyz answers 503 and edits are refused. */
   attachPipeline(pipeline: MgiePipeline): void;
-  readonly service: EditService | null;
+  /** Serves edits with another backend (a scale-out front on Redis) instead of a pipeline in this process. */
+  attachService(create: (context: ServiceContext) => EditBackend): void;
+  readonly service: EditBackend | null;
   readonly hub: ClientHub;
   /** The result cache, or null when off (`mgie serve` prepares its folder at start). */
   readonly cache: ResultCache | null;
   /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
   closeAsync(): Promise<void>;
+}
+
+/** What a backend gets from the app: where to send messages, the metrics to add to, the log. */
+export interface ServiceContext {
+  options: ServerOptions;
+  metrics: ServerMetrics;
+  hub: ClientHub;
+  send: (clientId: string, outgoing: Outgoing) => void;
+  log: FastifyBaseLogger;
 }
 
 export function buildApp(options: ServerOptions, logger: boolean | object = false): MgieApp {
@@ -54,8 +67,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     options.slowReader,
   );
   const rateLimiter = new RateLimiter(options.rateLimit);
-  let service: EditService | null = null;
-  let pipelineRef: MgiePipeline | null = null;
+  let service: EditBackend | null = null;
   let closing = false;
   const metrics = createServerMetrics(() => service?.waiting ?? 0);
   const cache = options.cache ? new ResultCache(options.cache) : null;
@@ -124,11 +136,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
 
   // 2. health and information
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => (service && !closing ? { ready: true, model: pipelineRef?.manifest.name } : reply.code(503).send({ ready: false })));
+  app.get('/readyz', async (_request, reply) => (service?.model && !closing ? { ready: true, model: service.model.name } : reply.code(503).send({ ready: false })));
   app.get('/v1/info', async () => ({
     server: { name: SERVER_NAME, version: SERVER_VERSION, protocol: PROTOCOL_VERSION, onnxruntime: onnxRuntimeVersion, node: process.version },
-    model: pipelineRef ? { name: pipelineRef.manifest.name, description: pipelineRef.manifest.description, provider: pipelineRef.bundle.executionProvider, providers: pipelineRef.bundle.providers, defaults: pipelineRef.manifest.diffusion.defaults } : null,
-    ready: service !== null,
+    model: service?.model ? (({ scheduler: _scheduler, ...model }) => model)(service.model) : null,
+    ready: Boolean(service?.model),
     limits: limits(),
     queue: { waiting: service?.waiting ?? 0, running: service?.running ?? 0, connections: hub.connectionCount },
   }));
@@ -153,13 +165,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false });
       // A client that hangs up before its answer cancels its edit.
       reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) {
-          try {
-            ready.cancel(clientId, jobId);
-          } catch {
-            // already finished
-          }
-        }
+        // already finished when it throws
+        if (!reply.raw.writableFinished) Promise.resolve().then(() => ready.cancel(clientId, jobId)).catch(() => undefined);
       });
       const done = await ready.whenDone(jobId);
       return reply
@@ -182,7 +189,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };
       hub.attach(clientId, socket);
-      const model = pipelineRef?.manifest;
+      const model = service?.model;
       send({
         type: 'hello',
         protocol: PROTOCOL_VERSION,
@@ -190,17 +197,20 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         server: { name: SERVER_NAME, version: SERVER_VERSION },
         model: {
           name: model?.name ?? '(loading)',
-          provider: pipelineRef?.bundle.executionProvider ?? 'cpu',
-          defaults: model ? { ...model.diffusion.defaults, scheduler: model.diffusion.scheduler.type } : { steps: 0, guidanceScale: 0, imageGuidanceScale: 0, size: 0, scheduler: '' },
+          provider: model?.provider ?? 'cpu',
+          defaults: model ? { ...model.defaults, scheduler: model.scheduler } : { steps: 0, guidanceScale: 0, imageGuidanceScale: 0, size: 0, scheduler: '' },
         },
         limits: limits(),
       });
-      // A client that comes back re-attaches to its jobs and gets what finished meanwhile.
-      for (const job of service?.jobsOf(clientId) ?? []) {
-        send({ type: 'accepted', jobId: job.jobId, clientJobId: job.clientJobId, position: job.position });
-        if (job.state === 'running') send({ type: 'started', jobId: job.jobId });
-      }
-      hub.flushPending(clientId, socket);
+      // A client that comes back re-attaches to its jobs and gets what finished meanwhile (its frames wait).
+      const reattach = async (): Promise<void> => {
+        for (const job of (await service?.jobsOf(clientId)) ?? []) {
+          send({ type: 'accepted', jobId: job.jobId, clientJobId: job.clientJobId, position: job.position });
+          if (job.state === 'running') send({ type: 'started', jobId: job.jobId });
+        }
+        hub.flushPending(clientId, socket);
+        await service?.deliverKeptAsync?.(clientId);
+      };
 
       let alive = true;
       socket.on('pong', () => (alive = true));
@@ -212,7 +222,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       heartbeat.unref();
 
       // Frames are handled one after another, so a client's submissions queue in the order sent.
-      let previous: Promise<void> = Promise.resolve();
+      let previous: Promise<void> = reattach().catch((error) => send(errorMessage(asMgieError(error))));
       socket.on('message', (data: Buffer, isBinary: boolean) => {
         previous = previous.then(() => handleFrameAsync(clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
       });
@@ -259,7 +269,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (message.type === 'ping') return send({ type: 'pong', id: message.id });
     try {
       if (!service) throw new MgieError('MGIE_ERR_NOT_FOUND', `No job ${message.jobId}.`);
-      service.cancel(clientId, message.jobId);
+      await service.cancel(clientId, message.jobId);
     } catch (error) {
       send({ ...errorMessage(asMgieError(error)), jobId: message.jobId });
     }
@@ -273,9 +283,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       return service;
     },
     attachPipeline(pipeline: MgiePipeline) {
-      pipelineRef = pipeline;
       metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
       service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, app.log);
+    },
+    attachService(create) {
+      service = create({ options, metrics, hub, send: (clientId, outgoing) => hub.send(clientId, outgoing), log: app.log });
     },
     async closeAsync() {
       closing = true;

@@ -62,7 +62,7 @@ test('a client that stops reading is closed once its backlog passes the limit; w
     if (idleSince !== undefined && Date.now() - idleSince > 500) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  const leftAtClose = service.jobsOf('never-reads').map((job) => job.jobId);
+  const leftAtClose = (await service.jobsOf('never-reads')).map((job) => job.jobId);
   const stillOpen = server.hub.connectionCount;
   const unsent = serverSide.bufferedAmount;
   // (when it failed, end the client here, or the server's shutdown waits 30 s for its close handshake)

@@ -99,6 +99,12 @@ test('an edit submitted on a front runs on a worker and reaches its owner with e
   assert.match(metrics, /mgie_workers_alive 2/);
   assert.match(metrics, /mgie_worker_jobs\{worker="[^"]+",outcome="succeeded"\} [1-9]/);
   assert.match(metrics, /mgie_owner_jobs_total\{owner="designer-core-1",outcome="succeeded"\} 1/);
+
+  // POST /v1/edits through a front: the PNG comes back in the response
+  const response = await fetch(`${frontB.httpUrl}/v1/edits?instruction=add%20snow&steps=2&size=64&seed=${seed++}`, { method: 'POST', body: new Uint8Array(image), headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' } });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'image/png');
+  assert.equal((await sharp(Buffer.from(await response.arrayBuffer())).metadata()).format, 'png');
 });
 
 test('cancelling a waiting job and a running one: both end cancelled, the running one stops within a model run', { skip }, async (t) => {

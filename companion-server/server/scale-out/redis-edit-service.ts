@@ -115,7 +115,13 @@ export class RedisEditService implements EditBackend {
       if (streamEvents) send(clientId, { kind: 'json', message: { type: 'accepted', jobId, clientJobId: header.clientJobId, position } });
       this.positionsSent.set(jobId, position);
       const data: EditJobData = { clientId, owner, clientJobId: header.clientJobId, instruction, parameters: header.parameters ?? {}, previews: header.previews ?? false, streamEvents, queuedAt: Date.now() };
-      await this.queue.add('edit', data, { jobId, priority: tag, removeOnComplete: true, removeOnFail: true });
+      try {
+        await this.queue.add('edit', data, { jobId, priority: tag, removeOnComplete: true, removeOnFail: true });
+      } catch (error) {
+        // Admitted but never queued (Redis went away in between): leave no place in line behind.
+        await this.store.cancelAsync(jobId, clientId).then(() => this.store.forgetJobAsync(jobId, clientId)).catch(() => undefined);
+        throw error;
+      }
       this.context.log.info({ jobId, clientId, owner, position }, 'job queued');
       await this.store.publishAsync({ t: 'queue' });
       return { jobId, position };

@@ -193,6 +193,8 @@ test('fairness holds across fronts: a second owner waits at most one round behin
   assert.ok(order.indexOf(theirs) < order.indexOf(busyJobs[4]), "ahead of the busy owner's last job (FIFO would put it last)");
   const position = newcomer.jsonOfType('accepted').find((m) => m.jobId === theirs).position;
   assert.ok(position <= 2, `the newcomer was told position ${position}`);
+  // the busy owner's waiting jobs were told their new places as the line moved
+  assert.ok(busy.jsonOfType('position').some((m) => m.jobId === busyJobs[4]), 'position updates for a waiting job');
   for (const jobId of busyJobs) await busy.waitForResult(jobId, 120_000);
   await newcomer.waitForResult(theirs, 60_000);
 });

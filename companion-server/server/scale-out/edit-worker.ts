@@ -17,6 +17,9 @@ import type { EditJobData, ScaleOutSettings } from './edit-job-data.ts';
 import { QueueStore, type WorkerRegistration } from './queue-store.ts';
 import { createPatientRedis } from './redis-connection.ts';
 
+/** A job whose worker died this many times is likely what kills workers: it ends rather than take another one down. */
+const MAX_STARTS = 3;
+
 export interface EditWorkerOptions {
   redis: RedisOptions;
   settings: ScaleOutSettings;
@@ -57,8 +60,8 @@ export class EditWorker {
       concurrency: 1,
       lockDuration: settings.lockDurationMs,
       stalledInterval: settings.stalledIntervalMs,
-      // A job whose worker died twice is likely what kills workers: fail it rather than take a third one down.
-      maxStalledCount: 2,
+      // BullMQ's own limit is a backstop; MAX_STARTS below ends such a job with a message for its owner.
+      maxStalledCount: MAX_STARTS + 2,
       autorun: false,
     });
     // BullMQ's own errors (Redis away, a lock lost) are reported, never thrown: the worker goes on.
@@ -99,6 +102,11 @@ export class EditWorker {
       if (verdict === 'skip') return;
       if (verdict === 'cancelled') {
         await this.endAsync(jobId, data, { kind: 'json', message: { type: 'cancelled', jobId } }, 'cancelled', 0);
+        return;
+      }
+      if ((job.attemptsStarted ?? 1) > MAX_STARTS) {
+        const message = `The edit was started ${MAX_STARTS} times and each time its worker died (a crash or out of memory); it is not tried again. Try a smaller size or fewer steps, and tell the server admin.`;
+        await this.endAsync(jobId, data, { kind: 'json', message: { type: 'error', jobId, clientJobId: data.clientJobId, code: 'MGIE_ERR_RUNTIME', message } }, 'failed', 0);
         return;
       }
       const startedAt = Date.now();

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { type Front, RedisProcess, redisMissingReason, type RunningProcess, type ScaleOutEnv, startFrontAsync, startWorkerAsync } from '../helpers/scale-out-processes.ts';
+import { Redis } from 'ioredis';
+import { QueueStore } from '../../companion-server/server/scale-out/queue-store.ts';
+import { runMgieAsync } from '../helpers/run-mgie.ts';
 import { startTestServerAsync, TEST_TOKEN, TestClient } from '../helpers/test-server.ts';
 
 const skip = redisMissingReason() ?? false;
@@ -95,7 +98,12 @@ test('an edit submitted on a front runs on a worker and reaches its owner with e
   const info = await (await fetch(`${frontB.httpUrl}/v1/info`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).json();
   assert.equal(info.model.name, 'mgie-tiny');
   assert.equal(info.ready, true);
-  const metrics = await (await fetch(`${frontA.httpUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
+  // workers report through heartbeats and fronts poll them every second: wait for the figures to arrive
+  let metrics = '';
+  for (let tries = 0; tries < 50 && !/mgie_worker_jobs\{worker="[^"]+",outcome="succeeded"\} [1-9]/.test(metrics); tries++) {
+    if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    metrics = await (await fetch(`${frontA.httpUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
+  }
   assert.match(metrics, /mgie_workers_alive 2/);
   assert.match(metrics, /mgie_worker_jobs\{worker="[^"]+",outcome="succeeded"\} [1-9]/);
   assert.match(metrics, /mgie_owner_jobs_total\{owner="designer-core-1",outcome="succeeded"\} 1/);
@@ -218,4 +226,53 @@ test('Redis stopping and starting again: processes survive, clients are told, ne
   const result = await client.waitForResult(jobId, 60_000);
   assert.equal(result.header.jobId, jobId);
   for (const process of [frontA.process, frontB.process, ...workers]) assert.ok(process.alive, `${process.name} still runs`);
+});
+
+test('limits and byte budgets hold in Redis: per owner and in total across fronts, uploads refused past the budget, results push out the oldest', { skip }, async (t) => {
+  const connection = new Redis(redis.url);
+  t.after(() => connection.disconnect());
+  const store = new QueueStore(connection, `budget-${Date.now()}`);
+  const admit = (jobId: string, owner: string) => store.admitAsync({ jobId, owner, clientId: owner, clientJobId: jobId }, { perOwner: 2, total: 3 }, 60_000);
+  assert.deepEqual(await admit('j1', 'ana'), [1, 1]);
+  assert.deepEqual(await admit('j2', 'ana'), [2, 2]);
+  assert.equal((await admit('j3', 'ana'))[0], -2, "over the owner's limit");
+  // a second owner's first job is tagged with the current round: ahead of ana's second
+  assert.deepEqual(await admit('j4', 'ben'), [1, 2]);
+  assert.equal((await admit('j5', 'cleo'))[0], -1, 'over the total limit');
+  assert.equal(await store.startAsync('j1', 'w'), 'run');
+  assert.deepEqual(await admit('j5', 'cleo'), [2, 3], 'a start frees a place; the virtual clock moved to 1');
+  assert.equal(await store.cancelAsync('j2', 'ben'), 'forbidden');
+  assert.equal(await store.cancelAsync('j2', 'ana'), 'queued');
+  assert.equal(await store.startAsync('j2', 'w'), 'skip', 'a worker skips a job cancelled while waiting');
+  assert.equal(await store.cancelAsync('j1', 'ana'), 'running');
+  assert.equal(await store.startAsync('j1', 'w'), 'cancelled', 'a retry of a job cancelled while running ends cancelled');
+
+  const kib = new Uint8Array(1024);
+  assert.equal(await store.putBlobAsync('images', 'budget:a', kib, 60_000, 2048, 'refuse'), true);
+  assert.equal(await store.putBlobAsync('images', 'budget:b', kib, 60_000, 2048, 'refuse'), true);
+  assert.equal(await store.putBlobAsync('images', 'budget:c', kib, 60_000, 2048, 'refuse'), false, 'refused past the budget');
+  await store.deleteBlobAsync('images', 'budget:a');
+  assert.equal(await store.putBlobAsync('images', 'budget:c', kib, 60_000, 2048, 'refuse'), true, 'a deleted image frees its bytes');
+  assert.equal(await store.blobBytesAsync('images'), 2048);
+  await store.putBlobAsync('results', 'budget:r1', kib, 60_000, 2048, 'evict');
+  await store.putBlobAsync('results', 'budget:r2', kib, 61_000, 2048, 'evict');
+  await store.putBlobAsync('results', 'budget:r3', kib, 62_000, 2048, 'evict');
+  assert.equal(await store.getBlobAsync('budget:r1'), null, 'the oldest result went');
+  assert.ok(await store.getBlobAsync('budget:r3'));
+  await store.putBlobAsync('images', 'budget:short', new Uint8Array(10), 1, 1_000_000, 'refuse');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await store.putBlobAsync('images', 'budget:d', new Uint8Array(10), 60_000, 1_000_000, 'refuse');
+  assert.equal(await store.blobBytesAsync('images'), 2058, 'an expired image no longer counts');
+});
+
+test('mgie worker and mgie serve --queue: a missing or malformed --queue is a usage error (exit 2)', async () => {
+  const missing = await runMgieAsync(['worker']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /mgie worker needs --queue redis:\/\/HOST:PORT/);
+  const malformed = await runMgieAsync(['serve', '--queue', 'http://127.0.0.1:6379']);
+  assert.equal(malformed.code, 2);
+  assert.match(malformed.stderr, /--queue must be a Redis URL like redis:\/\/HOST:6379/);
+  const help = await runMgieAsync(['worker', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: mgie worker --queue/);
 });

@@ -182,5 +182,7 @@ export class EditWorker {
     await this.store.forgetJobAsync(jobId, data.clientId);
     this.registration.jobs[outcome] += 1;
     this.registration.runSeconds += runSeconds;
+    this.registration.heartbeatAt = Date.now();
+    await this.store.registerWorkerAsync(this.registration).catch(() => undefined); // the counts, without waiting for the next beat
   }
 }

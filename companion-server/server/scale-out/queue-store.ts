@@ -136,11 +136,20 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), KEYS[3])
 return total + size
 `;
 
+/** Deletes a blob; TAKE_BLOB also returns its bytes (one round trip for a result on its way out). */
 const DELETE_BLOB = `
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], KEYS[3])
 return 1
+`;
+
+const TAKE_BLOB = `
+local value = redis.call('GET', KEYS[3])
+redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[1], KEYS[3])
+redis.call('ZREM', KEYS[2], KEYS[3])
+return value
 `;
 
 /** Takes a kept final message exactly once (whichever front gets there first delivers it). */
@@ -158,6 +167,7 @@ interface Scripts {
   mgieCancel(...args: (string | number)[]): Promise<'queued' | 'running' | 'missing' | 'forbidden'>;
   mgiePutBlob(...args: (string | number | Buffer)[]): Promise<number>;
   mgieDeleteBlob(...args: string[]): Promise<number>;
+  mgieTakeBlobBuffer(...args: string[]): Promise<Buffer | null>;
   mgieClaimFinal(...args: string[]): Promise<string | null>;
 }
 
@@ -187,6 +197,7 @@ export class QueueStore {
     redis.defineCommand('mgieCancel', { numberOfKeys: 4, lua: CANCEL });
     redis.defineCommand('mgiePutBlob', { numberOfKeys: 3, lua: PUT_BLOB });
     redis.defineCommand('mgieDeleteBlob', { numberOfKeys: 3, lua: DELETE_BLOB });
+    redis.defineCommand('mgieTakeBlob', { numberOfKeys: 3, lua: TAKE_BLOB });
     redis.defineCommand('mgieClaimFinal', { numberOfKeys: 2, lua: CLAIM_FINAL });
     this.redis = redis as Redis & Scripts;
   }
@@ -232,6 +243,12 @@ export class QueueStore {
   async deleteBlobAsync(pool: BlobPool, key: string): Promise<void> {
     const k = this.keys;
     await this.redis.mgieDeleteBlob(k.blobSizes(pool), k.blobExpiry(pool), key);
+  }
+
+  /** Returns a blob's bytes and deletes it (null when it is gone: expired, or pushed out). */
+  takeBlobAsync(pool: BlobPool, key: string): Promise<Buffer | null> {
+    const k = this.keys;
+    return this.redis.mgieTakeBlobBuffer(k.blobSizes(pool), k.blobExpiry(pool), key);
   }
 
   /** Bytes held in a pool (for /metrics). */

@@ -255,8 +255,7 @@ export class RedisEditService implements EditBackend {
 
   private async outgoingOfAsync(final: KeptFinal): Promise<Outgoing> {
     if (final.kind === 'json') return { kind: 'json', message: final.message as ServerMessage };
-    const frame = await this.store.getBlobAsync(final.key);
-    await this.store.deleteBlobAsync('results', final.key);
+    const frame = await this.store.takeBlobAsync('results', final.key);
     if (!frame) {
       return { kind: 'json', message: { type: 'error', jobId: final.jobId, code: 'MGIE_ERR_NOT_FOUND', message: 'The result was dropped before it could be delivered (the queue kept too many undelivered results); submit the edit again.' } };
     }

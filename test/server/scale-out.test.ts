@@ -225,7 +225,10 @@ test('Redis stopping and starting again: processes survive, clients are told, ne
   const jobId = await submitAsync(client, SHORT);
   const result = await client.waitForResult(jobId, 60_000);
   assert.equal(result.header.jobId, jobId);
-  for (const process of [frontA.process, frontB.process, ...workers]) assert.ok(process.alive, `${process.name} still runs`);
+  for (const process of [frontA.process, frontB.process, ...workers]) {
+    assert.ok(process.alive, `${process.name} still runs`);
+    assert.doesNotMatch(process.output, /Unhandled|uncaught|UnhandledPromiseRejection/i, `${process.name} handled every Redis error`);
+  }
 });
 
 test('limits and byte budgets hold in Redis: per owner and in total across fronts, uploads refused past the budget, results push out the oldest', { skip }, async (t) => {

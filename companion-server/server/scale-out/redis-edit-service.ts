@@ -123,7 +123,7 @@ export class RedisEditService implements EditBackend {
         throw error;
       }
       this.context.log.info({ jobId, clientId, owner, position }, 'job queued');
-      await this.store.publishAsync({ t: 'queue' });
+      void this.store.publishAsync({ t: 'queue' }).catch(() => undefined); // other waiting jobs' places, not this submit's answer
       return { jobId, position };
     } catch (error) {
       if (isMgieError(error)) throw error;

@@ -292,6 +292,7 @@ export class RedisEditService implements EditBackend {
     const place = new Map(waitingIds.map((jobId, index) => [jobId, index + 1]));
     for (const [jobId, sent] of this.positionsSent) {
       const position = place.get(jobId);
+      if (position === undefined) this.positionsSent.delete(jobId); // started or cancelled, whichever front saw it
       if (position === undefined || position === sent) continue;
       const clientId = (await this.store.jobMetaAsync(jobId)).clientId;
       this.positionsSent.set(jobId, position);
@@ -307,7 +308,7 @@ export class RedisEditService implements EditBackend {
     this.context.log.info('job queue (Redis) reachable');
     // Finals published while this front was away from Redis were missed: claim what is kept for its clients.
     void (async () => {
-      for (const socketClient of this.connectedClients()) await this.deliverKeptAsync(socketClient).catch(() => undefined);
+      for (const clientId of this.context.hub.clientIds()) await this.deliverKeptAsync(clientId).catch(() => undefined);
       for (const jobId of this.waiters.keys()) await this.claimForWaiterAsync(jobId).catch(() => undefined);
     })();
   }
@@ -319,10 +320,6 @@ export class RedisEditService implements EditBackend {
     this.context.log.warn('job queue (Redis) unreachable; refusing new edits until it is back');
     const error = queueUnavailable();
     this.context.hub.broadcast({ kind: 'json', message: { type: 'error', code: error.code, message: error.message } });
-  }
-
-  private connectedClients(): string[] {
-    return this.context.hub.clientIds();
   }
 
   private async pollAsync(): Promise<void> {

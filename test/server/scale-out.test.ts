@@ -71,6 +71,12 @@ test('an edit submitted on a front runs on a worker and reaches its owner with e
   const client = await TestClient.connectAsync(t, frontA.wsUrl, { clientId: 'designer-core-1' });
   const hello = await client.waitForJson('hello');
   assert.equal(hello.model.name, 'mgie-tiny', 'the model comes from the workers registrations');
+  // a bad parameter is refused by the front before the edit waits in line, as in-process
+  client.submit({ clientJobId: 'too-many-steps', instruction: 'add snow', parameters: { steps: 500 } }, image);
+  const refused = await client.waitForJson('error', (m) => m.clientJobId === 'too-many-steps');
+  assert.equal(refused.code, 'MGIE_ERR_BAD_PARAMETER');
+  assert.match(refused.message, /steps must be a whole number from 1 to 200/);
+  assert.equal(client.jsonOfType('accepted').length, 0);
   const parameters = { steps: 3, size: 64, seed: 7 };
   client.submit({ clientJobId: 'core', instruction: 'make it autumn', parameters, previews: true }, image);
   const accepted = await client.waitForJson('accepted', (m) => m.clientJobId === 'core');

@@ -55,7 +55,7 @@ export class EditWorker {
     });
     void this.subscriber.subscribe(this.store.keys.cancel).catch((error) => log.warn({ err: error.message }, 'cannot subscribe to cancellations yet'));
     const model = servedModelOf(pipeline);
-    this.registration = { id: this.id, host: hostname(), pid: process.pid, model, startedAt: Date.now(), heartbeatAt: Date.now(), jobs: { succeeded: 0, failed: 0, cancelled: 0 }, runSeconds: 0, currentJobId: null };
+    this.registration = { id: this.id, host: hostname(), pid: process.pid, model, diffusion: pipeline.manifest.diffusion, startedAt: Date.now(), heartbeatAt: Date.now(), jobs: { succeeded: 0, failed: 0, cancelled: 0 }, runSeconds: 0, currentJobId: null };
     this.worker = new Worker<EditJobData>(this.store.keys.queueName, (job) => this.processAsync(job), {
       connection: { ...options.redis } as ConnectionOptions,
       prefix: settings.prefix,

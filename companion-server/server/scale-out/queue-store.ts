@@ -2,6 +2,7 @@
 // waiting jobs in fair order, image and result bytes under a byte budget, final messages kept for
 // clients, and the workers' registrations. Every change that must be atomic is one Lua script.
 import type { Redis } from 'ioredis';
+import type { BundleManifest } from '../../engine/bundle/bundle-manifest.ts';
 
 /** Key names, all under one prefix (BullMQ's keys share it: `mgie:edits:*`). */
 export function queueKeys(prefix: string) {
@@ -179,6 +180,8 @@ export interface WorkerRegistration {
   host: string;
   pid: number;
   model: { name: string; description?: string; provider: string; providers: { requested: string; chosen: string; notChosen: Array<{ name: string; reason: string }> }; defaults: { steps: number; guidanceScale: number; imageGuidanceScale: number; size: number }; scheduler: string };
+  /** The bundle's diffusion settings, so a front checks parameters and sizes before an edit waits in line. */
+  diffusion: BundleManifest['diffusion'];
   startedAt: number;
   heartbeatAt: number;
   jobs: { succeeded: number; failed: number; cancelled: number };

@@ -8,8 +8,11 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { checkInstruction } from '../../engine/check-instruction.ts';
 import { isMgieError, MgieError } from '../../engine/errors.ts';
+import type { BundleManifest } from '../../engine/bundle/bundle-manifest.ts';
+import { resolveEditParameters } from '../../engine/edit-parameters.ts';
 import { checkImageHeaderAsync } from '../../engine/image/decode-input-image.ts';
-import { decodeBinaryFrame, type ResultHeader, type ServerMessage, type SubmitHeader } from '../../protocol/messages.ts';
+import { editSize } from '../../engine/image/edit-size.ts';
+import { decodeBinaryFrame, type ResultHeader, type ServerMessage, type SubmitHeader, type WireEditParameters } from '../../protocol/messages.ts';
 import type { ServiceContext } from '../build-app.ts';
 import type { ClientJobState, EditBackend, ServedModel, SubmitOptions } from '../edit-backend.ts';
 import type { FinishedEdit, Outgoing } from '../run-edit-job.ts';
@@ -93,7 +96,17 @@ export class RedisEditService implements EditBackend {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(server.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
     const instruction = checkInstruction(header.instruction, server.limits.maxInstructionLength);
-    await checkImageHeaderAsync(image, server.limits);
+    const { width, height } = await checkImageHeaderAsync(image, server.limits);
+    // Parameters and the edit canvas against the live workers' model, so a bad edit fails before it waits
+    // in line (the seed is drawn here, so a retried job gives the same picture). With no worker alive yet
+    // they wait for the worker's own check.
+    const diffusion = this.workers[0]?.diffusion;
+    let parameters: WireEditParameters = header.parameters ?? {};
+    if (diffusion) {
+      const resolved = resolveEditParameters(parameters, { diffusion } as BundleManifest, server.limits);
+      editSize(width, height, { mode: resolved.sizeMode, size: resolved.size, sizeMultiple: diffusion.sizeMultiple, vaeScaleFactor: diffusion.vaeScaleFactor, maxEditSize: server.limits.maxEditSize });
+      parameters = resolved;
+    }
     if (!this.available || this.closed) throw this.closed ? new MgieError('MGIE_ERR_SHUTTING_DOWN', 'The companion server is shutting down; try again when it is back.') : queueUnavailable();
     const jobId = randomUUID();
     const owner = options.owner ?? clientId;
@@ -114,7 +127,7 @@ export class RedisEditService implements EditBackend {
       // 4. 'accepted' before the job is visible to workers, so that it always precedes 'started'
       if (streamEvents) send(clientId, { kind: 'json', message: { type: 'accepted', jobId, clientJobId: header.clientJobId, position } });
       this.positionsSent.set(jobId, position);
-      const data: EditJobData = { clientId, owner, clientJobId: header.clientJobId, instruction, parameters: header.parameters ?? {}, previews: header.previews ?? false, streamEvents, queuedAt: Date.now() };
+      const data: EditJobData = { clientId, owner, clientJobId: header.clientJobId, instruction, parameters, previews: header.previews ?? false, streamEvents, queuedAt: Date.now() };
       try {
         await this.queue.add('edit', data, { jobId, priority: tag, removeOnComplete: true, removeOnFail: true });
       } catch (error) {

@@ -285,3 +285,23 @@ test('mgie worker and mgie serve --queue: a missing or malformed --queue is a us
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: mgie worker --queue/);
 });
+
+test('SIGTERM: a front and an idle worker leave cleanly (exit 0), and the worker unregisters at once', { skip }, async () => {
+  const front = await startFrontAsync(env);
+  const worker = await startWorkerAsync(env);
+  const alive = async (): Promise<number> => {
+    const metrics = await (await fetch(`${front.httpUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).text();
+    return Number(/mgie_workers_alive (\d+)/.exec(metrics)?.[1]);
+  };
+  const deadline = Date.now() + 10_000;
+  while ((await alive()) !== workers.length + 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(await alive(), workers.length + 1);
+  await worker.stopAsync('SIGTERM');
+  assert.equal(worker.exitCode, 0);
+  // gone from the registrations now, not only once its heartbeat is stale
+  const gone = Date.now() + 3000;
+  while ((await alive()) !== workers.length && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(await alive(), workers.length);
+  await front.process.stopAsync('SIGTERM');
+  assert.equal(front.process.exitCode, 0);
+});

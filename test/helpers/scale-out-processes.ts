@@ -8,8 +8,6 @@ import path from 'node:path';
 import { MGIE_BIN, cleanEnv } from './run-mgie.ts';
 import { TEST_TOKEN } from './test-server.ts';
 
-export const REDIS_SERVER = '/usr/bin/redis-server';
-
 /** Why the scale-out tests cannot run here, or null (CI installs redis-server: .ci/run). */
 export function redisMissingReason(): string | null {
   try {

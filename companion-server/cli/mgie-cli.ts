@@ -5,12 +5,15 @@ import { EDIT_USAGE, parseEditOptions } from './parse-edit-options.ts';
 import { reportCliError } from './report-cli-error.ts';
 import { parseServeOptions, SERVE_USAGE } from './parse-serve-options.ts';
 import { parseTokenOptions, TOKEN_USAGE } from './parse-token-options.ts';
+import { parseWorkerOptions, WORKER_USAGE } from './parse-worker-options.ts';
 
 const USAGE = `mgie: instruction-based image editing with MGIE.
 
 ${EDIT_USAGE}
 
 ${SERVE_USAGE}
+
+${WORKER_USAGE}
 
 ${DOCTOR_USAGE}
 
@@ -34,6 +37,12 @@ async function main(argv: string[]): Promise<number> {
     const options = parseServeOptions(rest);
     const { runServeCommandAsync } = await import('./run-serve-command.ts');
     await runServeCommandAsync(options);
+    return 0;
+  }
+  if (command === 'worker') {
+    const options = parseWorkerOptions(rest);
+    const { runWorkerCommandAsync } = await import('./run-worker-command.ts');
+    await runWorkerCommandAsync(options);
     return 0;
   }
   if (command === 'doctor') {

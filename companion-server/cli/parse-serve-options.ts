@@ -24,14 +24,17 @@ export interface ServeCommandOptions {
   cacheDir?: string;
   cache: boolean;
   logLevel: LogLevel;
+  /** redis://HOST:PORT: run as a scale-out front (jobs go to `mgie worker`s through Redis); no bundle here. */
+  queue?: string;
 }
 
 export const SERVE_USAGE = `Usage: mgie serve [--bundle DIR] [--host H] [--port P] [--token T] [--allowed-host NAME]...
                   [--allowed-origin ORIGIN]... [--concurrency N] [--tls-cert FILE --tls-key FILE]
                   ${PROVIDER_USAGE} [--threads N] [--cache-dir DIR | --no-cache]
-                  [--config-dir DIR] [--max-connections-per-user N (default 8)]
-Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_CONFIG_DIR, MGIE_MAX_CONNECTIONS_PER_USER (flags win),
-             MGIE_LOG_LEVEL. Per-user tokens (mgie token add) are read from the config folder's users.json.`;
+                  [--config-dir DIR] [--max-connections-per-user N (default 8)] [--queue redis://HOST:PORT]
+  --queue: be a front of a scale-out deployment: edits go through Redis to \`mgie worker\` processes.
+Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_CONFIG_DIR, MGIE_MAX_CONNECTIONS_PER_USER, MGIE_QUEUE
+             (flags win), MGIE_LOG_LEVEL. Per-user tokens (mgie token add) are read from the config folder's users.json.`;
 
 export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ServeCommandOptions {
   const values = parseCommandArgs(
@@ -52,6 +55,7 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
       threads: { type: 'string' },
       'cache-dir': { type: 'string' },
       'no-cache': { type: 'boolean', default: false },
+      queue: { type: 'string' },
     },
     SERVE_USAGE,
   );
@@ -76,5 +80,13 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
     cacheDir: values['cache-dir'],
     cache: !values['no-cache'],
     logLevel: logLevel as LogLevel,
+    queue: parseQueueUrl(values.queue ?? env.MGIE_QUEUE),
   };
+}
+
+/** --queue: a redis:// or rediss:// URL, checked here so a typo is a usage error, not a connection timeout. */
+export function parseQueueUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(text.trim())) throw new UsageError(`--queue must be a Redis URL like redis://HOST:6379 (rediss:// for TLS), got "${text}".`);
+  return text.trim();
 }

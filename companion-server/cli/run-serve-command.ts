@@ -30,7 +30,8 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     allowedHosts: command.allowedHosts,
     allowedOrigins: command.allowedOrigins,
     concurrency: command.concurrency,
-    cache: command.cache ? { dir: command.cacheDir ?? defaultResultCacheDir(), maxBytes: CACHE_BYTES } : null,
+    // A scale-out front keeps no cache of its own: the workers share one in Redis.
+    cache: command.cache && !command.queue ? { dir: command.cacheDir ?? defaultResultCacheDir(), maxBytes: CACHE_BYTES } : null,
     tls: command.tlsCert && command.tlsKey ? { cert: await readTlsFileAsync(command.tlsCert, '--tls-cert'), key: await readTlsFileAsync(command.tlsKey, '--tls-key') } : null,
   };
   let server: MgieApp;
@@ -67,6 +68,10 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
   } catch (error) {
     await server.closeAsync().catch(() => {});
     throw describeListenError(error, options.host, options.port);
+  }
+  if (command.queue) {
+    await startFrontAsync(server, command.queue, token, options);
+    return;
   }
   let pipeline: MgiePipeline;
   let bundleDir: string;
@@ -106,6 +111,35 @@ function describeUsers(count: number, file: string): string {
   return `${count} with a token of their own (mgie token list; ${file}), besides "default" with the token above`;
 }
 
+/** A scale-out front: no bundle here; edits go through Redis to `mgie worker`s, ready once one is alive. */
+async function startFrontAsync(server: MgieApp, queue: string, token: Awaited<ReturnType<typeof loadOrCreateTokenAsync>>, options: ServerOptions): Promise<void> {
+  const { RedisEditService } = await import('../server/scale-out/redis-edit-service.ts');
+  const { redisOptionsFromUrl } = await import('../server/scale-out/redis-connection.ts');
+  const { scaleOutSettingsFromEnv } = await import('../server/scale-out/edit-job-data.ts');
+  let front: InstanceType<typeof RedisEditService> | undefined;
+  server.attachService((context) => (front = new RedisEditService(context, redisOptionsFromUrl(queue), scaleOutSettingsFromEnv())));
+  try {
+    await front!.readyAsync(15_000);
+  } catch (error) {
+    await server.closeAsync();
+    throw new CommandFailure(`Cannot reach the job queue at ${queue} (Redis) within 15 s. Check that Redis runs there and that --queue is right.`, { cause: error });
+  }
+  const address = server.app.server.address() as AddressInfo;
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const lines = [
+    '',
+    `MGIE companion front ready at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws)`,
+    `  queue:    ${queue.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}; edits run on \`mgie worker\` processes (${front!.model ? `model ${front!.model.name}` : 'none alive yet: /readyz answers 503 until one is'})`,
+    token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
+    // each front checks tokens against its own config folder
+    `  users:    ${describeUsers(server.userCount, options.usersFile!)}; give every front the same users.json`,
+    ...(token.warning ? [`  warning:  ${token.warning}`] : []),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
 /** The provider, how it was chosen, and why each other GPU provider is not used (same words as mgie doctor). */
 function describeProviders({ requested, chosen, notChosen }: MgiePipeline['bundle']['providers']): string[] {
   const how = requested === 'auto' ? ', chosen by --provider auto' : '';
@@ -123,7 +157,7 @@ async function readTlsFileAsync(file: string, flag: string): Promise<Buffer> {
  * One small edit so the first designer does not pay for lazy initialisation: every model runs once, but
  * with 2 generated tokens, not up to 96 (a 7B decoder on a CPU takes about a second per token).
  */
-async function warmUpAsync(pipeline: MgiePipeline): Promise<void> {
+export async function warmUpAsync(pipeline: MgiePipeline): Promise<void> {
   const size = pipeline.manifest.diffusion.sizeMultiple;
   const image = await sharp({ create: { width: size, height: size, channels: 3, background: '#808080' } }).png().toBuffer();
   await pipeline.editAsync({ image, instruction: 'warm up', parameters: { steps: 1, size, seed: 0 } }, { maxNewTokens: 2 });

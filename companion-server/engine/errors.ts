@@ -24,6 +24,7 @@ export const errorCodes = {
   MGIE_ERR_UNAUTHORIZED: 401,
   MGIE_ERR_BAD_MESSAGE: 400,
   MGIE_ERR_RATE_LIMITED: 429,
+  MGIE_ERR_QUEUE_UNAVAILABLE: 503,
 } as const;
 
 export type MgieErrorCode = keyof typeof errorCodes;

@@ -3,18 +3,20 @@
 import { randomUUID } from 'node:crypto';
 import websocket from '@fastify/websocket';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isMgieError, MgieError } from '../engine/errors.ts';
 import type { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import { onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
 import { ClientHub } from './client-hub.ts';
+import type { EditBackend } from './edit-backend.ts';
 import { EditService } from './edit-service.ts';
 import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
-import { createServerMetrics } from './server-metrics.ts';
+import type { Outgoing } from './run-edit-job.ts';
+import { createServerMetrics, type ServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
 import { CLOSE_TOKEN_REVOKED, clientKey, CLOSE_TOO_MANY_CONNECTIONS, TOKEN_REVOKED_REASON, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
 import { type Identity, UserDirectory } from './user-directory.ts';
@@ -43,7 +45,9 @@ export interface MgieApp {
   app: FastifyInstance;
   /** Serves edits with this pipeline; until then /readyz answers 503 and edits are refused. */
   attachPipeline(pipeline: MgiePipeline): void;
-  readonly service: EditService | null;
+  /** Serves edits with another backend (a scale-out front on Redis) instead of a pipeline in this process. */
+  attachService(create: (context: ServiceContext) => EditBackend): void;
+  readonly service: EditBackend | null;
   readonly hub: ClientHub;
   /** Users with a token of their own (users.json), as last read. */
   readonly userCount: number;
@@ -51,6 +55,15 @@ export interface MgieApp {
   readonly cache: ResultCache | null;
   /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
   closeAsync(): Promise<void>;
+}
+
+/** What a backend gets from the app: where to send messages, the metrics to add to, the log. */
+export interface ServiceContext {
+  options: ServerOptions;
+  metrics: ServerMetrics;
+  hub: ClientHub;
+  send: (clientId: string, outgoing: Outgoing) => void;
+  log: FastifyBaseLogger;
 }
 
 export function buildApp(options: ServerOptions, logger: boolean | object = false): MgieApp {
@@ -73,14 +86,14 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     onRevoked: (revoked) => {
       for (const identity of revoked) {
         const closed = connections.closeRevoked(identity);
-        const cancelled = service?.cancelAllOf(identity.name) ?? 0;
-        app.log.info({ user: identity.name, closed, cancelled }, 'token revoked');
+        Promise.resolve(service?.cancelAllOf(identity.name) ?? 0)
+          .then((cancelled) => app.log.info({ user: identity.name, closed, cancelled }, 'token revoked'))
+          .catch((error) => app.log.warn({ err: error, user: identity.name, closed }, 'token revoked; its jobs could not all be cancelled'));
       }
     },
     onReloadError: (error) => app.log.warn({ err: error }, 'users file not reloaded; the previous users stay in force'),
   });
-  let service: EditService | null = null;
-  let pipelineRef: MgiePipeline | null = null;
+  let service: EditBackend | null = null;
   let closing = false;
   const metrics = createServerMetrics(() => service?.waiting ?? 0);
   const cache = options.cache ? new ResultCache(options.cache) : null;
@@ -151,11 +164,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
 
   // 2. health and information
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => (service && !closing ? { ready: true, model: pipelineRef?.manifest.name } : reply.code(503).send({ ready: false })));
+  app.get('/readyz', async (_request, reply) => (service?.model && !closing ? { ready: true, model: service.model.name } : reply.code(503).send({ ready: false })));
   app.get('/v1/info', async (request) => ({
     server: { name: SERVER_NAME, version: SERVER_VERSION, protocol: PROTOCOL_VERSION, onnxruntime: onnxRuntimeVersion, node: process.version },
-    model: pipelineRef ? { name: pipelineRef.manifest.name, description: pipelineRef.manifest.description, provider: pipelineRef.bundle.executionProvider, providers: pipelineRef.bundle.providers, defaults: pipelineRef.manifest.diffusion.defaults } : null,
-    ready: service !== null,
+    model: service?.model ? (({ scheduler: _scheduler, ...model }) => model)(service.model) : null,
+    ready: Boolean(service?.model),
     limits: limits(),
     queue: { waiting: service?.waiting ?? 0, running: service?.running ?? 0, connections: hub.connectionCount },
     user: request.identity!.name,
@@ -179,16 +192,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         instruction: query.instruction ?? '',
         parameters: parseQueryParameters(query),
       };
-      const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false, user });
+      const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false, owner: user });
       // A client that hangs up before its answer cancels its edit.
       reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) {
-          try {
-            ready.cancel(user, jobId);
-          } catch {
-            // already finished
-          }
-        }
+        // already finished when it throws
+        if (!reply.raw.writableFinished) Promise.resolve().then(() => ready.cancel(user, jobId)).catch(() => undefined);
       });
       const done = await ready.whenDone(jobId);
       return reply
@@ -217,7 +225,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };
       hub.attach(clientId, socket);
-      const model = pipelineRef?.manifest;
+      const model = service?.model;
       send({
         type: 'hello',
         protocol: PROTOCOL_VERSION,
@@ -226,17 +234,20 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         server: { name: SERVER_NAME, version: SERVER_VERSION },
         model: {
           name: model?.name ?? '(loading)',
-          provider: pipelineRef?.bundle.executionProvider ?? 'cpu',
-          defaults: model ? { ...model.diffusion.defaults, scheduler: model.diffusion.scheduler.type } : { steps: 0, guidanceScale: 0, imageGuidanceScale: 0, size: 0, scheduler: '' },
+          provider: model?.provider ?? 'cpu',
+          defaults: model ? { ...model.defaults, scheduler: model.scheduler } : { steps: 0, guidanceScale: 0, imageGuidanceScale: 0, size: 0, scheduler: '' },
         },
         limits: limits(),
       });
-      // A client that comes back re-attaches to its jobs and gets what finished meanwhile.
-      for (const job of service?.jobsOf(clientId, identity.name) ?? []) {
-        send({ type: 'accepted', jobId: job.jobId, clientJobId: job.clientJobId, position: job.position });
-        if (job.state === 'running') send({ type: 'started', jobId: job.jobId });
-      }
-      hub.flushPending(clientId, socket);
+      // A client that comes back re-attaches to its jobs and gets what finished meanwhile (its frames wait).
+      const reattach = async (): Promise<void> => {
+        for (const job of (await service?.jobsOf(clientId, identity.name)) ?? []) {
+          send({ type: 'accepted', jobId: job.jobId, clientJobId: job.clientJobId, position: job.position });
+          if (job.state === 'running') send({ type: 'started', jobId: job.jobId });
+        }
+        hub.flushPending(clientId, socket);
+        await service?.deliverKeptAsync?.(clientId);
+      };
 
       let alive = true;
       socket.on('pong', () => (alive = true));
@@ -248,7 +259,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       heartbeat.unref();
 
       // Frames are handled one after another, so a client's submissions queue in the order sent.
-      let previous: Promise<void> = Promise.resolve();
+      let previous: Promise<void> = reattach().catch((error) => send(errorMessage(asMgieError(error))));
       socket.on('message', (data: Buffer, isBinary: boolean) => {
         previous = previous.then(() => handleFrameAsync(identity, clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
       });
@@ -281,7 +292,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       if (!users.isCurrent(identity)) return send({ ...errorMessage(revoked()), clientJobId: header.clientJobId });
       if (!rateLimiter.take(identity.name)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
       try {
-        await service.submitAsync(clientId, header, frame.payload.slice(), { user: identity.name }); // 'accepted' comes from the service
+        await service.submitAsync(clientId, header, frame.payload.slice(), { owner: identity.name }); // 'accepted' comes from the service
       } catch (error) {
         send({ ...errorMessage(asMgieError(error)), clientJobId: header.clientJobId });
       }
@@ -297,7 +308,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (message.type === 'ping') return send({ type: 'pong', id: message.id });
     try {
       if (!service) throw new MgieError('MGIE_ERR_NOT_FOUND', `No job ${message.jobId}.`);
-      service.cancel(identity.name, message.jobId);
+      await service.cancel(identity.name, message.jobId);
     } catch (error) {
       send({ ...errorMessage(asMgieError(error)), jobId: message.jobId });
     }
@@ -314,9 +325,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       return service;
     },
     attachPipeline(pipeline: MgiePipeline) {
-      pipelineRef = pipeline;
       metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
       service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, app.log);
+    },
+    attachService(create) {
+      service = create({ options, metrics, hub, send: (clientId, outgoing) => hub.send(clientId, outgoing), log: app.log });
     },
     async closeAsync() {
       closing = true;

@@ -40,6 +40,15 @@ export class ClientHub {
     if (set?.size === 0) this.sockets.delete(clientId);
   }
 
+  /** Whether the client has a connection to this server (a scale-out front delivers only to its own clients). */
+  isConnected(clientId: string): boolean {
+    return this.sockets.has(clientId);
+  }
+
+  clientIds(): string[] {
+    return [...this.sockets.keys()];
+  }
+
   get connectionCount(): number {
     let n = 0;
     for (const set of this.sockets.values()) n += set.size;

@@ -3,17 +3,17 @@
 import { type EditParameters } from '../engine/edit-parameters.ts';
 import { MgieError } from '../engine/errors.ts';
 import { checkImageHeaderAsync } from '../engine/image/decode-input-image.ts';
-import type { EditProgress, EditResult, MgiePipeline } from '../engine/mgie-pipeline.ts';
+import type { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import type { ResultHeader, ServerMessage, SubmitHeader } from '../protocol/messages.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { JobQueue, type QueueEvent } from './job-queue.ts';
-import { latentPreviewJpegAsync } from './latent-preview.ts';
+import { type EditBackend, type ServedModel, servedModelOf, type SubmitOptions } from './edit-backend.ts';
 import { ResultCache } from './result-cache.ts';
+import { type FinishedEdit, type Outgoing, runEditJobAsync } from './run-edit-job.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 import type { ServerOptions } from './server-options.ts';
 
-/** A message for one client: JSON, or a binary frame (header + bytes). */
-export type Outgoing = { kind: 'json'; message: ServerMessage } | { kind: 'binary'; header: object; payload: Uint8Array; droppable: boolean };
+export type { FinishedEdit, Outgoing } from './run-edit-job.ts';
 
 interface EditJob {
   /** Where events and the result go (a connection's clientId); jobs are owned and queued by `user`. */
@@ -29,12 +29,7 @@ interface EditJob {
   cacheKey: string;
 }
 
-export interface FinishedEdit {
-  header: ResultHeader;
-  png: Buffer;
-}
-
-export class EditService {
+export class EditService implements EditBackend {
   private readonly queue: JobQueue<EditJob, FinishedEdit>;
   private readonly jobs = new Map<string, { clientId: string; job: EditJob }>();
 
@@ -56,6 +51,10 @@ export class EditService {
     });
   }
 
+  get model(): ServedModel {
+    return servedModelOf(this.pipeline);
+  }
+
   get waiting(): number {
     return this.queue.waiting;
   }
@@ -66,9 +65,9 @@ export class EditService {
 
   /**
    * Checks parameters and the image header now, so a bad edit fails before it waits in line. The queue's
-   * owner (fair turns, the per-user limit, who may cancel) is `options.user`, else the clientId.
+   * owner (fair turns, the per-user limit, who may cancel) is `options.owner` (the user), else the clientId.
    */
-  async submitAsync(clientId: string, header: SubmitHeader, image: Uint8Array, options: { streamEvents?: boolean; user?: string } = {}): Promise<{ jobId: string; position: number }> {
+  async submitAsync(clientId: string, header: SubmitHeader, image: Uint8Array, options: SubmitOptions = {}): Promise<{ jobId: string; position: number }> {
     if (image.length > this.options.maxImageBytes) {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(this.options.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
@@ -78,7 +77,7 @@ export class EditService {
     // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
     this.pipeline.editSize(width, height, parameters);
     const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
-    const user = options.user ?? clientId;
+    const user = options.owner ?? clientId;
     const job: EditJob = { clientId, user, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
     // its 'queued' event, so that it always precedes 'started'.
@@ -130,46 +129,9 @@ export class EditService {
     const cached = this.cache ? await this.cache.getAsync(job.cacheKey) : undefined;
     if (cached) return { header: { ...(cached.meta as unknown as ResultHeader), jobId, clientJobId: job.clientJobId, cached: true }, png: cached.png };
 
-    let lastPreview = 0;
-    let previewBusy = false;
-    const onProgress = (event: EditProgress): void => {
-      if (!job.streamEvents) return;
-      const json = (message: ServerMessage): void => this.send(owner, { kind: 'json', message });
-      if (event.type === 'stage') json({ type: 'stage', jobId, stage: event.stage });
-      else if (event.type === 'token') json({ type: 'tokens', jobId, generated: event.generated, max: event.maxNewTokens });
-      else if (event.type === 'expressive-instruction') json({ type: 'instruction', jobId, text: event.text });
-      else if (event.type === 'step') {
-        json({ type: 'step', jobId, step: event.step, steps: event.steps });
-        const now = Date.now();
-        // Previews are throttled and skipped while the last one is still being encoded.
-        if (job.previews && !previewBusy && now - lastPreview >= this.options.previewIntervalMs) {
-          lastPreview = now;
-          previewBusy = true;
-          const latents = event.latents.slice();
-          const { step, steps } = event;
-          latentPreviewJpegAsync(latents, event.latentShape, event.latentRegion)
-            .then(({ jpeg, width, height }) => this.send(owner, { kind: 'binary', header: { type: 'preview', jobId, step, steps, width, height }, payload: jpeg, droppable: true }))
-            .catch(() => undefined)
-            .finally(() => (previewBusy = false));
-        }
-      }
-    };
-    const result: EditResult = await this.pipeline.editAsync({ image: job.image, instruction: job.instruction, parameters: job.parameters }, { signal, onProgress });
-    const header: ResultHeader = {
-      type: 'result',
-      jobId,
-      clientJobId: job.clientJobId,
-      instruction: job.instruction,
-      expressiveInstruction: result.expressiveInstruction,
-      parameters: result.parameters,
-      width: result.width,
-      height: result.height,
-      model: result.modelName,
-      timings: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, Math.round(v)])),
-      cached: false,
-    };
-    await this.cache?.setAsync(job.cacheKey, result.png, { ...header });
-    return { header, png: result.png };
+    const { header, png } = await runEditJobAsync(this.pipeline, { ...job, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
+    await this.cache?.setAsync(job.cacheKey, png, { ...header });
+    return { header, png };
   }
 
   private onQueueEvent(event: QueueEvent<FinishedEdit>): void {

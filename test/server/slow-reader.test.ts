@@ -63,7 +63,7 @@ test('a client that stops reading is closed once its backlog passes the limit; w
     if (idleSince !== undefined && Date.now() - idleSince > 500) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  const leftAtClose = service.jobsOf(clientKey('default', 'never-reads'), 'default').map((job) => job.jobId); // the single token is the user "default"
+  const leftAtClose = (await service.jobsOf(clientKey('default', 'never-reads'), 'default')).map((job) => job.jobId); // the single token is the user "default"
   const stillOpen = server.hub.connectionCount;
   const unsent = serverSide.bufferedAmount;
   // (when it failed, end the client here, or the server's shutdown waits 30 s for its close handshake)

@@ -1,0 +1,55 @@
+// `mgie worker`: load and warm the bundle (the demo bundle by default, like `mgie serve`), then take
+// edits from the queue until SIGINT/SIGTERM, which let the running edit finish before leaving.
+import path from 'node:path';
+import { pino } from 'pino';
+import { MgiePipeline } from '../engine/mgie-pipeline.ts';
+import { EditWorker } from '../server/scale-out/edit-worker.ts';
+import { scaleOutSettingsFromEnv } from '../server/scale-out/edit-job-data.ts';
+import { redisOptionsFromUrl } from '../server/scale-out/redis-connection.ts';
+import { DEFAULT_SERVER_OPTIONS } from '../server/server-options.ts';
+import type { WorkerCommandOptions } from './parse-worker-options.ts';
+import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.ts';
+import { warmUpAsync } from './run-serve-command.ts';
+
+export async function runWorkerCommandAsync(command: WorkerCommandOptions): Promise<void> {
+  const log = pino({ level: command.logLevel });
+  const redis = redisOptionsFromUrl(command.queue);
+  const settings = scaleOutSettingsFromEnv();
+  const bundleDir = await resolveBundleDirAsync(command.bundle);
+  const pipeline = await MgiePipeline.loadAsync(bundleDir, { executionProvider: command.executionProvider, intraOpNumThreads: command.threads, limits: DEFAULT_SERVER_OPTIONS.limits });
+  await warmUpAsync(pipeline);
+  const worker = new EditWorker(pipeline, { redis, settings: command.cache ? settings : { ...settings, cacheBudgetBytes: 0 }, server: DEFAULT_SERVER_OPTIONS, log });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'worker stopping: finishing the running edit');
+    worker.closeAsync().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'worker shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+
+  await worker.startAsync();
+  const lines = [
+    '',
+    `MGIE worker ${worker.id} taking edits from ${describeQueue(command.queue)} (key prefix ${settings.prefix})`,
+    `  model:    ${pipeline.manifest.name} from ${bundleDir} on ${pipeline.bundle.executionProvider}`,
+    ...(path.basename(bundleDir) === 'mgie-tiny' ? [`  note:     ${TINY_BUNDLE_NOTICE}`] : []),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+/** The URL without its password (this line often ends up in log files). */
+function describeQueue(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

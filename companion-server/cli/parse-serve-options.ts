@@ -21,12 +21,17 @@ export interface ServeCommandOptions {
   cacheDir?: string;
   cache: boolean;
   logLevel: LogLevel;
+  /** Folder for the spool folder of waiting uploads (default: the OS temp folder) and its cap in bytes. */
+  spoolDir?: string;
+  maxSpoolBytes: number;
 }
 
 export const SERVE_USAGE = `Usage: mgie serve [--bundle DIR] [--host H] [--port P] [--token T] [--allowed-host NAME]...
                   [--allowed-origin ORIGIN]... [--concurrency N] [--tls-cert FILE --tls-key FILE]
                   ${PROVIDER_USAGE} [--threads N] [--cache-dir DIR | --no-cache]
-Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN (flags win), MGIE_CONFIG_DIR, MGIE_LOG_LEVEL.`;
+                  [--spool-dir DIR] [--max-spool-mb N]
+Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_SPOOL_DIR, MGIE_MAX_SPOOL_MB (flags win),
+             MGIE_CONFIG_DIR, MGIE_LOG_LEVEL.`;
 
 export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ServeCommandOptions {
   const values = parseCommandArgs(
@@ -45,6 +50,8 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
       threads: { type: 'string' },
       'cache-dir': { type: 'string' },
       'no-cache': { type: 'boolean', default: false },
+      'spool-dir': { type: 'string' },
+      'max-spool-mb': { type: 'string' },
     },
     SERVE_USAGE,
   );
@@ -67,5 +74,8 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
     cacheDir: values['cache-dir'],
     cache: !values['no-cache'],
     logLevel: logLevel as LogLevel,
+    spoolDir: values['spool-dir'] ?? (env.MGIE_SPOOL_DIR || undefined),
+    // 1 MB at least: the cap must hold one upload over the in-memory size to mean anything.
+    maxSpoolBytes: wholeNumberInRange(values['max-spool-mb'] ?? env.MGIE_MAX_SPOOL_MB ?? '2048', '--max-spool-mb / MGIE_MAX_SPOOL_MB', 1, 1024 * 1024) * 2 ** 20,
   };
 }

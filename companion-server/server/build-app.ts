@@ -16,6 +16,7 @@ import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest, tokensMa
 import { ResultCache } from './result-cache.ts';
 import { createServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
+import { UploadSpool } from './upload-spool.ts';
 
 export const SERVER_NAME = 'mgie-companion';
 export const SERVER_VERSION = '0.1.0';
@@ -38,6 +39,8 @@ export interface MgieApp {
   readonly hub: ClientHub;
   /** The result cache, or null when off (`mgie serve` prepares its folder at start). */
   readonly cache: ResultCache | null;
+  /** Where waiting uploads wait (`mgie serve` sweeps stale spool folders at start). */
+  readonly spool: UploadSpool;
   /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
   closeAsync(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   let closing = false;
   const metrics = createServerMetrics(() => service?.waiting ?? 0);
   const cache = options.cache ? new ResultCache(options.cache) : null;
+  const spool = new UploadSpool(options.uploadSpool);
 
   const limits = (): ServerLimits => ({
     maxImageBytes: options.maxImageBytes,
@@ -211,10 +215,19 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       }, HEARTBEAT_MS);
       heartbeat.unref();
 
-      // Frames are handled one after another, so a client's submissions queue in the order sent.
+      // Frames are handled one after another, so a client's submissions queue in the order sent, and the
+      // connection is not read while one is handled: a client cannot pile up uploads in server memory
+      // (at most the frame being handled and the one ws is assembling; README, "Memory").
       let previous: Promise<void> = Promise.resolve();
+      let unhandled = 0;
       socket.on('message', (data: Buffer, isBinary: boolean) => {
-        previous = previous.then(() => handleFrameAsync(clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
+        if (unhandled++ === 0) socket.pause();
+        previous = previous
+          .then(() => handleFrameAsync(clientId, data, isBinary, send))
+          .catch((error) => send(errorMessage(asMgieError(error))))
+          .finally(() => {
+            if (--unhandled === 0) socket.resume();
+          });
       });
       socket.on('close', () => {
         clearInterval(heartbeat);
@@ -243,7 +256,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       if (!service || closing) return send({ ...errorMessage(notReady(closing)), clientJobId: header.clientJobId });
       if (!rateLimiter.take(clientId)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
       try {
-        await service.submitAsync(clientId, header, frame.payload.slice()); // 'accepted' comes from the service
+        // No copy: the frame's buffer is this message's own (ws allocates it), and the view keeps it alive.
+        await service.submitAsync(clientId, header, frame.payload); // 'accepted' comes from the service
       } catch (error) {
         send({ ...errorMessage(asMgieError(error)), clientJobId: header.clientJobId });
       }
@@ -269,20 +283,25 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     app,
     hub,
     cache,
+    spool,
     get service() {
       return service;
     },
     attachPipeline(pipeline: MgiePipeline) {
       pipelineRef = pipeline;
       metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
-      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, app.log);
+      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, spool, app.log);
     },
     async closeAsync() {
       closing = true;
       hub.broadcast({ kind: 'json', message: { type: 'shutdown', message: 'The companion server is shutting down; reconnect when it is back.' } });
       await service?.closeAsync();
       for (const socket of hub.allSockets()) socket.close(1001, 'server shutting down');
-      await app.close();
+      try {
+        await app.close();
+      } finally {
+        await spool.closeAsync();
+      }
     },
   };
 }

@@ -11,6 +11,7 @@ import { latentPreviewJpegAsync } from './latent-preview.ts';
 import { ResultCache } from './result-cache.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 import type { ServerOptions } from './server-options.ts';
+import type { HeldUpload, UploadSpool } from './upload-spool.ts';
 
 /** A message for one client: JSON, or a binary frame (header + bytes). */
 export type Outgoing = { kind: 'json'; message: ServerMessage } | { kind: 'binary'; header: object; payload: Uint8Array; droppable: boolean };
@@ -21,7 +22,8 @@ interface EditJob {
   /** False for HTTP jobs: their caller waits on whenDone() and has no socket to send events to. */
   streamEvents: boolean;
   instruction: string;
-  image: Uint8Array;
+  /** In a spool file while the job waits (upload-spool.ts); read back when it starts. */
+  upload: HeldUpload;
   parameters: EditParameters;
   previews: boolean;
   cacheKey: string;
@@ -42,6 +44,7 @@ export class EditService {
     private readonly metrics: ServerMetrics,
     private readonly send: (clientId: string, outgoing: Outgoing) => void,
     private readonly cache: ResultCache | null,
+    private readonly spool: UploadSpool,
     private readonly log?: FastifyBaseLogger,
   ) {
     this.queue = new JobQueue<EditJob, FinishedEdit>({
@@ -73,12 +76,19 @@ export class EditService {
     // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
     this.pipeline.editSize(width, height, parameters);
     const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
-    const job: EditJob = { clientId, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
+    // A job that starts at once keeps its image in memory; one that waits, in a spool file.
+    const startsNow = this.queue.waiting === 0 && this.queue.running < this.options.concurrency;
+    // (decided and submitted without an await between, so no other submission can take the free slot meanwhile)
+    const upload = startsNow ? this.spool.holdInMemory(image) : await this.spool.holdAsync(image);
+    const job: EditJob = { clientId, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, upload, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
     // its 'queued' event, so that it always precedes 'started'.
     this.submitting = job;
     try {
       return this.queue.submit(clientId, job);
+    } catch (error) {
+      void upload.releaseAsync();
+      throw error;
     } finally {
       this.submitting = null;
     }
@@ -137,7 +147,9 @@ export class EditService {
         }
       }
     };
-    const result: EditResult = await this.pipeline.editAsync({ image: job.image, instruction: job.instruction, parameters: job.parameters }, { signal, onProgress });
+    const image = await job.upload.readAsync();
+    void job.upload.releaseAsync(); // the running job holds the bytes now
+    const result: EditResult = await this.pipeline.editAsync({ image, instruction: job.instruction, parameters: job.parameters }, { signal, onProgress });
     const header: ResultHeader = {
       type: 'result',
       jobId,
@@ -199,6 +211,8 @@ export class EditService {
   }
 
   private finish(jobId: string, settle: (waiter: { resolve: (r: FinishedEdit) => void; reject: (e: unknown) => void }) => void): void {
+    // However the job ended (done, failed, cancelled waiting or running, shut down), its upload goes.
+    void this.jobs.get(jobId)?.job.upload.releaseAsync();
     this.jobs.delete(jobId);
     const waiter = this.waiters.get(jobId);
     this.waiters.delete(jobId);

@@ -155,6 +155,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         parameters: parseQueryParameters(query),
       };
       const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false });
+      // The request lives until the answer: let go of its body, so a waiting upload is on disk only.
+      request.body = undefined;
       // A client that hangs up before its answer cancels its edit.
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) {

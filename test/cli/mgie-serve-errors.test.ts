@@ -54,3 +54,8 @@ test('a missing --tls-cert or --tls-key file, and files that are not PEM', async
 test('a bad MGIE_LOG_LEVEL lists the valid levels (usage error, exit 2)', async () => {
   assertOneUserError(await serve(['--port', '0'], { MGIE_LOG_LEVEL: 'loud' }), 2, /MGIE_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "loud"\./);
 });
+
+test('a bad --max-spool-mb or MGIE_MAX_SPOOL_MB says the range (usage error, exit 2)', async () => {
+  assertOneUserError(await serve(['--port', '0', '--max-spool-mb', 'lots']), 2, /--max-spool-mb \/ MGIE_MAX_SPOOL_MB must be a whole number from 1 to 1048576, got "lots"\./);
+  assertOneUserError(await serve(['--port', '0'], { MGIE_MAX_SPOOL_MB: '0' }), 2, /--max-spool-mb \/ MGIE_MAX_SPOOL_MB must be a whole number from 1 to 1048576, got "0"\./);
+});

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../../companion-server/server/server-options.ts';
 import { UploadSpool } from '../../companion-server/server/upload-spool.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
-import { startTestServerAsync, TestClient } from '../helpers/test-server.ts';
+import { startTestServerAsync, TEST_TOKEN, TestClient } from '../helpers/test-server.ts';
 
 const MiB = 2 ** 20;
 /** A job that keeps the server busy while others wait (cancelled by each test once done). */
@@ -150,6 +150,29 @@ test('a spooled upload is deleted when its job is cancelled while waiting, when 
   assert.equal((await sharp(result.payload).metadata()).format, 'png');
   const failed = await client.waitForJson('error', (m) => m.jobId === bad.jobId);
   assert.equal(failed.code, 'MGIE_ERR_BAD_IMAGE');
+  await eventuallyAsync(async () => assert.equal((await spoolFilesAsync(dir)).files.length, 0));
+});
+
+test('an HTTP upload that waits is spooled too, and its caller gets the edited PNG', async (t) => {
+  const dir = await tempDirAsync(t);
+  const { wsUrl, httpUrl } = await startTestServerAsync(t, spoolOptions(dir, { inMemoryMaxBytes: 0 }));
+  const client = await TestClient.connectAsync(t, wsUrl, { clientId: 'designer-0003' });
+  client.submit({ clientJobId: 'block', ...BLOCKER }, await samplePhotoAsync(64, 64));
+  const block = await client.waitForJson('accepted', (m) => m.clientJobId === 'block');
+  await client.waitForJson('started');
+
+  const photo = await samplePhotoAsync(96, 64);
+  const answer = fetch(`${httpUrl}/v1/edits?instruction=add%20snow&steps=2&size=64&seed=5`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' },
+    body: new Uint8Array(photo),
+  });
+  await eventuallyAsync(async () => assert.deepEqual((await spoolFilesAsync(dir)).files.map((f) => f.size), [photo.length]));
+  client.sendJson({ type: 'cancel', jobId: block.jobId });
+  const response = await answer;
+  assert.equal(response.status, 200);
+  const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['png', 96, 64]);
   await eventuallyAsync(async () => assert.equal((await spoolFilesAsync(dir)).files.length, 0));
 });
 

@@ -219,7 +219,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
 
       // Frames are handled one after another, so a client's submissions queue in the order sent, and the
       // connection is not read while one is handled: a client cannot pile up uploads in server memory
-      // (at most the frame being handled and the one ws is assembling; README, "Memory").
+      // (the frame being handled, and at most one socket read of the next; README, "Memory").
       let previous: Promise<void> = Promise.resolve();
       let unhandled = 0;
       socket.on('message', (data: Buffer, isBinary: boolean) => {

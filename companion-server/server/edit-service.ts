@@ -118,8 +118,11 @@ export class EditService {
   private async runAsync(jobId: string, job: EditJob, signal: AbortSignal): Promise<FinishedEdit> {
     const owner = job.clientId;
     // The queue calls run() inside submit() and announces the job ('accepted', 'started') right
-    // after: yield once so the engine's first progress event cannot overtake them.
-    await Promise.resolve();
+    // after: yield so the engine's first progress event cannot overtake them. setImmediate, not a
+    // microtask: the engine's first stretch is synchronous (tokenizer, pixel loops, ONNX Runtime runs
+    // block the event loop), so frames already read in this turn (a burst of submits) get their header
+    // checks going and their 'accepted' out first, instead of waiting behind it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const cached = this.cache ? await this.cache.getAsync(job.cacheKey) : undefined;
     if (cached) return { header: { ...(cached.meta as unknown as ResultHeader), jobId, clientJobId: job.clientJobId, cached: true }, png: cached.png };
 

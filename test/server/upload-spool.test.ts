@@ -103,15 +103,15 @@ test('eleven waiting 32 MB uploads wait in spool files (0600 in a 0700 folder), 
   assert.equal(server.spool.spooledBytes, count * big.length);
 
   // Not in memory: once the last frames are let go (the test's client shares this process), the heap and
-  // buffers hold far less than the uploads' 350 MB; so does resident memory, which also keeps some of
-  // what malloc freed (the 64 KB socket reads, the client's frames), hence its looser bound.
+  // the buffers outside it (where a held upload would be) grew far less than the uploads' 350 MB. RSS is
+  // only reported: it keeps what malloc freed (glibc returns little of it), in amounts that vary run to run.
   const totalMB = (count * big.length) / MiB;
   await eventuallyAsync(async () => {
     collectGarbage();
     const after = process.memoryUsage();
     const buffers = (after.arrayBuffers + after.heapUsed - before.arrayBuffers - before.heapUsed) / MiB;
-    const resident = (after.rss - before.rss) / MiB;
-    assert.ok(buffers < totalMB / 4 && resident < totalMB / 2, `heap and buffers grew by ${buffers.toFixed(0)} MB, RSS by ${resident.toFixed(0)} MB, for ${totalMB.toFixed(0)} MB of waiting uploads`);
+    assert.ok(buffers < totalMB / 4, `heap and buffers grew by ${buffers.toFixed(0)} MB for ${totalMB.toFixed(0)} MB of waiting uploads`);
+    t.diagnostic(`heap and buffers grew by ${buffers.toFixed(0)} MB, RSS by ${((after.rss - before.rss) / MiB).toFixed(0)} MB, for ${totalMB.toFixed(0)} MB of waiting uploads`);
   });
 
   // Shutdown cancels the waiting jobs and removes the folder with everything in it.

@@ -23,13 +23,15 @@ export interface MemoryBudgetItem {
 
 /** The budget for `connections` open WebSocket connections and HTTP uploads (a connection cap bounds them). */
 export function memoryBudget(options: ServerOptions, connections: number): MemoryBudgetItem[] {
-  const frame = maxFrameBytes(options) + SOCKET_READ_BYTES;
+  // ws gathers a frame's socket reads and then copies them into one buffer: until the reads are
+  // collected, a frame takes twice its size.
+  const frame = 2 * maxFrameBytes(options) + SOCKET_READ_BYTES;
   const perJob = options.maxImageBytes + RUNNING_JOB_BYTES_PER_PIXEL * options.limits.maxInputPixels;
   return [
     {
       name: 'frames in flight',
       bytes: connections * frame,
-      formula: `connections (${connections}) x (maxFrameBytes + one 64 KiB socket read): a connection is not read while its frame is handled`,
+      formula: `connections (${connections}) x (2 x maxFrameBytes + one 64 KiB socket read): a connection is not read while its frame is handled`,
     },
     {
       name: 'small waiting uploads',

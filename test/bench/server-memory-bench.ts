@@ -99,7 +99,7 @@ async function mainAsync(): Promise<boolean> {
 
     // The running edit: one of the big images, long enough (200 steps) for every upload to arrive meanwhile.
     const runner = await connectAsync(url, token, `runner-${randomBytes(4).toString('hex')}`);
-    runner.socket.send(encodeBinaryFrame({ type: 'submit', clientJobId: 'run', instruction: 'add snow', parameters: { steps: 200, size: 256, seed: 1 } }, big));
+    runner.socket.send(encodeBinaryFrame({ type: 'submit', clientJobId: 'run', instruction: 'add snow', parameters: { steps: 200, size: 512, seed: 1 } }, big));
     await waitForAsync(() => runner.messages.some((m) => m.type === 'started'), 60_000, 'the running edit to start');
 
     const sendingAt = Date.now();

@@ -26,15 +26,20 @@ export interface ServeCommandOptions {
   logLevel: LogLevel;
   /** redis://HOST:PORT: run as a scale-out front (jobs go to `mgie worker`s through Redis); no bundle here. */
   queue?: string;
+  /** Folder for the spool folder of waiting uploads (default: the OS temp folder) and its cap in bytes. */
+  spoolDir?: string;
+  maxSpoolBytes: number;
 }
 
 export const SERVE_USAGE = `Usage: mgie serve [--bundle DIR] [--host H] [--port P] [--token T] [--allowed-host NAME]...
                   [--allowed-origin ORIGIN]... [--concurrency N] [--tls-cert FILE --tls-key FILE]
                   ${PROVIDER_USAGE} [--threads N] [--cache-dir DIR | --no-cache]
-                  [--config-dir DIR] [--max-connections-per-user N (default 8)] [--queue redis://HOST:PORT]
+                  [--config-dir DIR] [--max-connections-per-user N (default 8)] [--spool-dir DIR] [--max-spool-mb N]
+                  [--queue redis://HOST:PORT]
   --queue: be a front of a scale-out deployment: edits go through Redis to \`mgie worker\` processes.
-Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_CONFIG_DIR, MGIE_MAX_CONNECTIONS_PER_USER, MGIE_QUEUE
-             (flags win), MGIE_LOG_LEVEL. Per-user tokens (mgie token add) are read from the config folder's users.json.`;
+Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_CONFIG_DIR, MGIE_MAX_CONNECTIONS_PER_USER, MGIE_SPOOL_DIR,
+             MGIE_MAX_SPOOL_MB, MGIE_QUEUE (flags win), MGIE_LOG_LEVEL. Per-user tokens (mgie token add) are read from
+             the config folder's users.json.`;
 
 export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ServeCommandOptions {
   const values = parseCommandArgs(
@@ -56,6 +61,8 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
       'cache-dir': { type: 'string' },
       'no-cache': { type: 'boolean', default: false },
       queue: { type: 'string' },
+      'spool-dir': { type: 'string' },
+      'max-spool-mb': { type: 'string' },
     },
     SERVE_USAGE,
   );
@@ -81,6 +88,9 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
     cache: !values['no-cache'],
     logLevel: logLevel as LogLevel,
     queue: parseQueueUrl(values.queue ?? env.MGIE_QUEUE),
+    spoolDir: values['spool-dir'] ?? (env.MGIE_SPOOL_DIR || undefined),
+    // 1 MB at least: the cap must hold one upload over the in-memory size to mean anything.
+    maxSpoolBytes: wholeNumberInRange(values['max-spool-mb'] ?? env.MGIE_MAX_SPOOL_MB ?? '2048', '--max-spool-mb / MGIE_MAX_SPOOL_MB', 1, 1024 * 1024) * 2 ** 20,
   };
 }
 

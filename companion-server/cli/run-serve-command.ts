@@ -32,6 +32,7 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     concurrency: command.concurrency,
     // A scale-out front keeps no cache of its own: the workers share one in Redis.
     cache: command.cache && !command.queue ? { dir: command.cacheDir ?? defaultResultCacheDir(), maxBytes: CACHE_BYTES } : null,
+    uploadSpool: { ...DEFAULT_SERVER_OPTIONS.uploadSpool, dir: command.spoolDir ?? null, maxBytes: command.maxSpoolBytes },
     tls: command.tlsCert && command.tlsKey ? { cert: await readTlsFileAsync(command.tlsCert, '--tls-cert'), key: await readTlsFileAsync(command.tlsKey, '--tls-key') } : null,
   };
   let server: MgieApp;
@@ -63,6 +64,8 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   const cacheWarning = await server.cache?.prepareAsync();
+  // Spool folders of a server that was killed or crashed hold designers' images: remove them now.
+  for (const folder of await server.spool.sweepStaleAsync()) log.info({ folder }, 'removed the upload spool folder of a server process that is gone');
   try {
     await server.app.listen({ host: options.host, port: options.port });
   } catch (error) {

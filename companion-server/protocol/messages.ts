@@ -136,12 +136,20 @@ export type ServerBinaryHeader = ResultHeader | PreviewHeader;
 // [4 bytes: header length N, big-endian][N bytes: UTF-8 JSON header][payload bytes]
 
 export function encodeBinaryFrame(header: object, payload: Uint8Array): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const frame = new Uint8Array(4 + json.length + payload.length);
-  new DataView(frame.buffer).setUint32(0, json.length);
-  frame.set(json, 4);
-  frame.set(payload, 4 + json.length);
+  const head = encodeBinaryFrameHead(header);
+  const frame = new Uint8Array(head.length + payload.length);
+  frame.set(head, 0);
+  frame.set(payload, head.length);
   return frame;
+}
+
+/** A binary frame's first part, its header length and JSON header; the payload follows it. */
+export function encodeBinaryFrameHead(header: object): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(4 + json.length);
+  new DataView(head.buffer).setUint32(0, json.length);
+  head.set(json, 4);
+  return head;
 }
 
 /** Splits a binary frame; throws an Error saying what is malformed. */

@@ -27,6 +27,7 @@ declare module 'fastify' {
     identity: Identity | null;
   }
 }
+import { UploadSpool } from './upload-spool.ts';
 
 export const SERVER_NAME = 'mgie-companion';
 export const SERVER_VERSION = '0.1.0';
@@ -53,6 +54,8 @@ export interface MgieApp {
   readonly userCount: number;
   /** The result cache, or null when off (`mgie serve` prepares its folder at start). */
   readonly cache: ResultCache | null;
+  /** Where waiting uploads wait (`mgie serve` sweeps stale spool folders at start). */
+  readonly spool: UploadSpool;
   /** Stops accepting, tells clients, lets the running edit finish (or cancels it after the grace). */
   closeAsync(): Promise<void>;
 }
@@ -97,6 +100,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   let closing = false;
   const metrics = createServerMetrics(() => service?.waiting ?? 0);
   const cache = options.cache ? new ResultCache(options.cache) : null;
+  const spool = new UploadSpool(options.uploadSpool);
 
   const limits = (): ServerLimits => ({
     maxImageBytes: options.maxImageBytes,
@@ -193,6 +197,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         parameters: parseQueryParameters(query),
       };
       const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false, owner: user });
+      // The request lives until the answer: let go of its body, so a waiting upload is on disk only.
+      request.body = undefined;
       // A client that hangs up before its answer cancels its edit.
       reply.raw.on('close', () => {
         // already finished when it throws
@@ -258,10 +264,19 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       }, HEARTBEAT_MS);
       heartbeat.unref();
 
-      // Frames are handled one after another, so a client's submissions queue in the order sent.
+      // Frames are handled one after another, so a client's submissions queue in the order sent, and the
+      // connection is not read while one is handled: a client cannot pile up uploads in server memory
+      // (the frame being handled, and at most one socket read of the next; README, "Memory").
       let previous: Promise<void> = reattach().catch((error) => send(errorMessage(asMgieError(error))));
+      let unhandled = 0;
       socket.on('message', (data: Buffer, isBinary: boolean) => {
-        previous = previous.then(() => handleFrameAsync(identity, clientId, data, isBinary, send)).catch((error) => send(errorMessage(asMgieError(error))));
+        if (unhandled++ === 0) socket.pause();
+        previous = previous
+          .then(() => handleFrameAsync(identity, clientId, data, isBinary, send))
+          .catch((error) => send(errorMessage(asMgieError(error))))
+          .finally(() => {
+            if (--unhandled === 0) socket.resume();
+          });
       });
       socket.on('close', () => {
         clearInterval(heartbeat);
@@ -292,7 +307,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       if (!users.isCurrent(identity)) return send({ ...errorMessage(revoked()), clientJobId: header.clientJobId });
       if (!rateLimiter.take(identity.name)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
       try {
-        await service.submitAsync(clientId, header, frame.payload.slice(), { owner: identity.name }); // 'accepted' comes from the service
+        // No copy: the frame's buffer is this message's own (ws allocates it), and the view keeps it alive.
+        await service.submitAsync(clientId, header, frame.payload, { owner: identity.name }); // 'accepted' comes from the service
       } catch (error) {
         send({ ...errorMessage(asMgieError(error)), clientJobId: header.clientJobId });
       }
@@ -321,12 +337,13 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     get userCount() {
       return users.userCount;
     },
+    spool,
     get service() {
       return service;
     },
     attachPipeline(pipeline: MgiePipeline) {
       metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
-      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, app.log);
+      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, spool, app.log);
     },
     attachService(create) {
       service = create({ options, metrics, hub, send: (clientId, outgoing) => hub.send(clientId, outgoing), log: app.log });
@@ -337,7 +354,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       hub.broadcast({ kind: 'json', message: { type: 'shutdown', message: 'The companion server is shutting down; reconnect when it is back.' } });
       await service?.closeAsync();
       for (const socket of hub.allSockets()) socket.close(1001, 'server shutting down');
-      await app.close();
+      try {
+        await app.close();
+      } finally {
+        await spool.closeAsync();
+      }
     },
   };
 }

@@ -1,6 +1,6 @@
 // The live connections of each client, and what finished while a client was away.
 import type { WebSocket } from 'ws';
-import { encodeBinaryFrame } from '../protocol/messages.ts';
+import { encodeBinaryFrameHead } from '../protocol/messages.ts';
 import type { Outgoing } from './edit-service.ts';
 import { type KeptResultLimits, KeptResults } from './kept-results.ts';
 
@@ -111,8 +111,12 @@ export class ClientHub {
   }
 
   private write(socket: WebSocket, outgoing: Outgoing, callback?: (error?: Error) => void): void {
-    const data = outgoing.kind === 'json' ? JSON.stringify(outgoing.message) : encodeBinaryFrame(outgoing.header, outgoing.payload);
-    socket.send(data, callback);
+    if (outgoing.kind === 'json') return socket.send(JSON.stringify(outgoing.message), callback);
+    // One message in two fragments, head then payload, so the payload (a result PNG, up to tens of MB)
+    // goes out from its own buffer instead of being copied into a new frame for each connection: no
+    // copy to make, and unsent data shares the bytes that are kept for the client anyway.
+    socket.send(encodeBinaryFrameHead(outgoing.header), { binary: true, fin: false });
+    socket.send(outgoing.payload, { binary: true, fin: true }, callback);
   }
 }
 

@@ -12,6 +12,7 @@ import { ResultCache } from './result-cache.ts';
 import { type FinishedEdit, type Outgoing, runEditJobAsync } from './run-edit-job.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 import type { ServerOptions } from './server-options.ts';
+import type { HeldUpload, UploadSpool } from './upload-spool.ts';
 
 export type { FinishedEdit, Outgoing } from './run-edit-job.ts';
 
@@ -23,7 +24,8 @@ interface EditJob {
   /** False for HTTP jobs: their caller waits on whenDone() and has no socket to send events to. */
   streamEvents: boolean;
   instruction: string;
-  image: Uint8Array;
+  /** In a spool file while the job waits (upload-spool.ts); read back when it starts. */
+  upload: HeldUpload;
   parameters: EditParameters;
   previews: boolean;
   cacheKey: string;
@@ -39,6 +41,7 @@ export class EditService implements EditBackend {
     private readonly metrics: ServerMetrics,
     private readonly send: (clientId: string, outgoing: Outgoing) => void,
     private readonly cache: ResultCache | null,
+    private readonly spool: UploadSpool,
     private readonly log?: FastifyBaseLogger,
   ) {
     this.queue = new JobQueue<EditJob, FinishedEdit>({
@@ -77,13 +80,20 @@ export class EditService implements EditBackend {
     // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
     this.pipeline.editSize(width, height, parameters);
     const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
+    // A job that starts at once keeps its image in memory; one that waits, in a spool file.
+    const startsNow = this.queue.waiting === 0 && this.queue.running < this.options.concurrency;
+    // (decided and submitted without an await between, so no other submission can take the free slot meanwhile)
+    const upload = startsNow ? this.spool.holdInMemory(image) : await this.spool.holdAsync(image);
     const user = options.owner ?? clientId;
-    const job: EditJob = { clientId, user, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, image, parameters, previews: header.previews ?? false, cacheKey };
+    const job: EditJob = { clientId, user, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, upload, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
     // its 'queued' event, so that it always precedes 'started'.
     this.submitting = job;
     try {
       return this.queue.submit(user, job);
+    } catch (error) {
+      void upload.releaseAsync();
+      throw error;
     } finally {
       this.submitting = null;
     }
@@ -124,12 +134,17 @@ export class EditService implements EditBackend {
   private async runAsync(jobId: string, job: EditJob, signal: AbortSignal): Promise<FinishedEdit> {
     const owner = job.clientId;
     // The queue calls run() inside submit() and announces the job ('accepted', 'started') right
-    // after: yield once so the engine's first progress event cannot overtake them.
-    await Promise.resolve();
+    // after: yield so the engine's first progress event cannot overtake them. setImmediate, not a
+    // microtask: the engine's first stretch is synchronous (tokenizer, pixel loops, ONNX Runtime runs
+    // block the event loop), so frames already read in this turn (a burst of submits) get their header
+    // checks going and their 'accepted' out first, instead of waiting behind it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const cached = this.cache ? await this.cache.getAsync(job.cacheKey) : undefined;
     if (cached) return { header: { ...(cached.meta as unknown as ResultHeader), jobId, clientJobId: job.clientJobId, cached: true }, png: cached.png };
 
-    const { header, png } = await runEditJobAsync(this.pipeline, { ...job, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
+    const image = await job.upload.readAsync();
+    void job.upload.releaseAsync(); // the running job holds the bytes now
+    const { header, png } = await runEditJobAsync(this.pipeline, { ...job, image, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
     await this.cache?.setAsync(job.cacheKey, png, { ...header });
     return { header, png };
   }
@@ -180,6 +195,8 @@ export class EditService implements EditBackend {
   }
 
   private finish(jobId: string, settle: (waiter: { resolve: (r: FinishedEdit) => void; reject: (e: unknown) => void }) => void): void {
+    // However the job ended (done, failed, cancelled waiting or running, shut down), its upload goes.
+    void this.jobs.get(jobId)?.job.upload.releaseAsync();
     this.jobs.delete(jobId);
     const waiter = this.waiters.get(jobId);
     this.waiters.delete(jobId);

@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS, type ImageLimits } from '../engine/image/image-limits.ts';
 import type { SlowReaderLimits } from './client-hub.ts';
+import type { UploadSpoolOptions } from './upload-spool.ts';
 
 /** Everything the companion server can be told; every field has a safe default. */
 export interface ServerOptions {
@@ -39,6 +40,8 @@ export interface ServerOptions {
   /** Unsent data a connection may hold before it loses progress events, then is closed (a client that stopped reading). */
   slowReader: SlowReaderLimits;
   cache: { dir: string; maxBytes: number } | null;
+  /** Where waiting jobs' uploads wait: files in a private folder under `dir`, at most maxBytes together (upload-spool.ts). */
+  uploadSpool: UploadSpoolOptions;
   /** PEM certificate and key for HTTPS/WSS; null behind a TLS-terminating proxy or on loopback. */
   tls: { cert: Buffer; key: Buffer } | null;
 }
@@ -64,6 +67,7 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
   resultsKeptForMs: 30 * 60_000,
   slowReader: { dropProgressBytes: 1 << 20, closeBytes: 64 << 20 },
   cache: null,
+  uploadSpool: { dir: null, maxBytes: 2 * 2 ** 30, inMemoryMaxBytes: 256 * 2 ** 10 },
   tls: null,
 };
 

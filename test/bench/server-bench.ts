@@ -18,6 +18,8 @@ const STEPS = 20;
 const OVERALL_TIMEOUT_MS = 10 * 60_000;
 const CONNECT_TIMEOUT_MS = 30_000;
 const OVERHEAD_TARGET_MS = 20;
+/** Edits one after another before the run, for the overhead of a job alone. */
+const ALONE_EDITS = 10;
 const INSTRUCTION = 'make it look like autumn';
 
 /** What one client saw of its job, in performance.now() milliseconds. */
@@ -38,6 +40,9 @@ const records: JobRecord[] = [];
 const sockets = new Set<WebSocket>();
 let runStartedAt: number | undefined;
 let runEndedAt: number | undefined;
+/** Main-thread CPU (clients, server and the first edit share it) from the first submit until every job is accepted: a figure that, unlike wall time, other processes on the machine hardly change. */
+let burstCpuStart: NodeJS.CpuUsage | undefined;
+let burstCpuMs: number | undefined;
 let closeServerAsync: (() => Promise<void>) | undefined;
 /** Set when the overall limit fires: the timeout handler reports and exits, nothing else does. */
 let timedOut = false;
@@ -63,7 +68,9 @@ function queueWaitMs(r: JobRecord): number {
 
 function connectAsync(port: number, token: string, clientId: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`ws://127.0.0.1:${port}${WEBSOCKET_PATH}?clientId=${clientId}`, { headers: { Authorization: `Bearer ${token}` } });
+    // A zero masking key (ws's option for benchmarks) spares the client a masked copy of every frame it
+    // sends, work that would otherwise count as the server's; the server unmasks as always.
+    const socket = new WebSocket(`ws://127.0.0.1:${port}${WEBSOCKET_PATH}?clientId=${clientId}`, { headers: { Authorization: `Bearer ${token}` }, generateMask: (mask) => void mask.fill(0) });
     sockets.add(socket);
     const timer = setTimeout(() => reject(new Error(`client ${clientId}: no 'hello' within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
     socket.once('error', (error) => {
@@ -83,8 +90,16 @@ function connectAsync(port: number, token: string, clientId: string): Promise<We
   });
 }
 
+/**
+ * A client's submit frame, made before the clock starts: the clients share the server's thread, so
+ * their own work (here a copy of the image per frame) would count as the server's.
+ */
+function submitFrame(record: JobRecord, image: Buffer, seed: number): Uint8Array {
+  return encodeBinaryFrame({ type: 'submit', clientJobId: `job-${record.index}`, instruction: INSTRUCTION, parameters: { steps: STEPS, size: EDIT_SIZE, seed } }, image);
+}
+
 /** Submits one edit on an open socket and resolves when its result frame (or an error) arrives. */
-function editAsync(socket: WebSocket, record: JobRecord, image: Buffer, seed: number): Promise<void> {
+function editAsync(socket: WebSocket, record: JobRecord, frame: Uint8Array): Promise<void> {
   return new Promise((resolve) => {
     const clientJobId = `job-${record.index}`;
     const finish = (error?: string): void => {
@@ -115,6 +130,10 @@ function editAsync(socket: WebSocket, record: JobRecord, image: Buffer, seed: nu
       switch (message.type) {
         case 'accepted':
           record.acceptedAt ??= now;
+          if (burstCpuStart && burstCpuMs === undefined && records.every((r) => r.acceptedAt !== undefined)) {
+            const used = process.threadCpuUsage(burstCpuStart);
+            burstCpuMs = (used.user + used.system) / 1000;
+          }
           record.jobId = message.jobId;
           break;
         case 'started':
@@ -134,9 +153,8 @@ function editAsync(socket: WebSocket, record: JobRecord, image: Buffer, seed: nu
     const onClose = (code: number, reason: Buffer): void => finish(`socket closed before the result (${code} ${reason.toString()})`);
     socket.on('message', onMessage);
     socket.on('close', onClose);
-    const header = { type: 'submit', clientJobId, instruction: INSTRUCTION, parameters: { steps: STEPS, size: EDIT_SIZE, seed } };
     record.submittedAt = performance.now();
-    socket.send(encodeBinaryFrame(header, image), { binary: true }, (error) => {
+    socket.send(frame, { binary: true }, (error) => {
       if (error) finish(`send failed: ${error.message}`);
     });
   });
@@ -168,6 +186,7 @@ function report(partial: boolean): boolean {
     console.log(`    of which submit -> accepted: p50 ${ms(percentile(toAccepted, 50))}, p99 ${ms(percentile(toAccepted, 99))}; started -> result less engine: p50 ${ms(percentile(startedToResult, 50))}, p99 ${ms(percentile(startedToResult, 99))}`);
     const acceptedOffsets = done.map((r) => r.acceptedAt! - runStartedAt!);
     const submitOffsets = done.map((r) => r.submittedAt! - runStartedAt!);
+    if (burstCpuMs !== undefined) console.log(`    main-thread CPU from the first submit until all ${CLIENTS} were accepted: ${ms(burstCpuMs)} (${ms(burstCpuMs / CLIENTS)} per job)`);
     console.log(`    submits sent +${ms(Math.min(...submitOffsets))} to +${ms(Math.max(...submitOffsets))}, 'accepted' arrived +${ms(Math.min(...acceptedOffsets))} to +${ms(Math.max(...acceptedOffsets))} (clients and server share this process)`);
     console.log(`  result PNG ${done[0].header!.width}x${done[0].header!.height}, ${(done[0].resultBytes! / 1024).toFixed(0)} KB`);
   }
@@ -208,18 +227,33 @@ async function mainAsync(): Promise<boolean> {
   // warm-up: one edit through the whole stack
   const warmRecord: JobRecord = { index: -1, clientId: `warmup-${randomBytes(4).toString('hex')}` };
   const warmSocket = await connectAsync(port, token, warmRecord.clientId);
-  await editAsync(warmSocket, warmRecord, image, 12345);
+  await editAsync(warmSocket, warmRecord, submitFrame(warmRecord, image, 12345));
   warmSocket.close();
   sockets.delete(warmSocket);
   if (warmRecord.error || !warmRecord.header) throw new Error(`warm-up edit failed: ${warmRecord.error ?? 'no result'}`);
   const warmTotal = warmRecord.resultAt! - warmRecord.submittedAt!;
   console.log(`  warm-up edit, alone: ${ms(warmTotal)} end to end, engine ${ms(engineMs(warmRecord.header))}, overhead ${ms(warmTotal - queueWaitMs(warmRecord) - engineMs(warmRecord.header))} (${Object.entries(warmRecord.header.timings).map(([s, v]) => `${s} ${v}`).join(', ')})`);
 
+  // one client's edits one after another: the overhead of a job with nothing else going on
+  const aloneOverheads: number[] = [];
+  const aloneSocket = await connectAsync(port, token, `alone-${randomBytes(4).toString('hex')}`);
+  for (let i = 0; i < ALONE_EDITS; i++) {
+    const record: JobRecord = { index: -2 - i, clientId: 'alone' };
+    await editAsync(aloneSocket, record, submitFrame(record, image, 1000 + i));
+    if (record.error || !record.header) throw new Error(`edit alone failed: ${record.error ?? 'no result'}`);
+    aloneOverheads.push(record.resultAt! - record.submittedAt! - queueWaitMs(record) - engineMs(record.header));
+  }
+  aloneSocket.close();
+  sockets.delete(aloneSocket);
+  console.log(`  ${ALONE_EDITS} edits one after another: server overhead p50 ${ms(percentile(aloneOverheads, 50))}, min ${ms(Math.min(...aloneOverheads))}, max ${ms(Math.max(...aloneOverheads))}`);
+
   // the run: connect everyone first, then submit all at once
   for (let i = 0; i < CLIENTS; i++) records.push({ index: i, clientId: `bench-${String(i).padStart(3, '0')}-${randomBytes(4).toString('hex')}` });
   const connected = await Promise.all(records.map((r) => connectAsync(port, token, r.clientId)));
+  const frames = records.map((r, i) => submitFrame(r, image, i));
   runStartedAt = performance.now();
-  await Promise.all(records.map((r, i) => editAsync(connected[i], r, image, i)));
+  burstCpuStart = process.threadCpuUsage();
+  await Promise.all(records.map((r, i) => editAsync(connected[i], r, frames[i])));
   runEndedAt = performance.now();
   if (timedOut) return false;
 

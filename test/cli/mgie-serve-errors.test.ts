@@ -63,3 +63,8 @@ test('a damaged users.json in the config folder (--config-dir) names the file; a
   assertOneUserError(await serve(['--port', '0', '--max-connections-per-user', '0']), 2, /--max-connections-per-user \/ MGIE_MAX_CONNECTIONS_PER_USER must be a whole number from 1 to 1000, got "0"/);
   assertOneUserError(await serve(['--port', '0'], { MGIE_MAX_CONNECTIONS_PER_USER: 'many' }), 2, /MGIE_MAX_CONNECTIONS_PER_USER must be a whole number/);
 });
+
+test('a bad --max-spool-mb or MGIE_MAX_SPOOL_MB says the range (usage error, exit 2)', async () => {
+  assertOneUserError(await serve(['--port', '0', '--max-spool-mb', 'lots']), 2, /--max-spool-mb \/ MGIE_MAX_SPOOL_MB must be a whole number from 1 to 1048576, got "lots"\./);
+  assertOneUserError(await serve(['--port', '0'], { MGIE_MAX_SPOOL_MB: '0' }), 2, /--max-spool-mb \/ MGIE_MAX_SPOOL_MB must be a whole number from 1 to 1048576, got "0"\./);
+});

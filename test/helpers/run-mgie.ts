@@ -16,7 +16,7 @@ export interface MgieRun {
 /** The environment without the variables mgie reads, so a developer's own settings do not leak in. */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['MGIE_BUNDLE', 'MGIE_HOST', 'MGIE_PORT', 'MGIE_TOKEN', 'MGIE_LOG_LEVEL', 'MGIE_CONFIG_DIR']) delete env[name];
+  for (const name of ['MGIE_BUNDLE', 'MGIE_HOST', 'MGIE_PORT', 'MGIE_TOKEN', 'MGIE_LOG_LEVEL', 'MGIE_CONFIG_DIR', 'MGIE_SPOOL_DIR', 'MGIE_MAX_SPOOL_MB']) delete env[name];
   return { ...env, ...extra };
 }
 

@@ -12,6 +12,7 @@ import { defaultConfigDir, loadOrCreateTokenAsync } from '../server/token-store.
 import { usersFilePath } from '../server/user-tokens.ts';
 import { CommandFailure } from './cli-errors.ts';
 import { describeListenError } from './describe-listen-error.ts';
+import { exitOnSignals } from './exit-on-signals.ts';
 import type { ServeCommandOptions } from './parse-serve-options.ts';
 import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.ts';
 
@@ -47,21 +48,7 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
   }
   const log = server.app.log;
 
-  let shuttingDown = false;
-  const shutdown = (signal: string): void => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal }, 'shutting down: finishing or cancelling the running edit');
-    server.closeAsync().then(
-      () => process.exit(0),
-      (error) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  exitOnSignals(log, { stopping: 'shutting down: finishing or cancelling the running edit', failed: 'shutdown failed' }, () => server.closeAsync());
 
   const cacheWarning = await server.cache?.prepareAsync();
   // Spool folders of a server that was killed or crashed hold designers' images: remove them now.

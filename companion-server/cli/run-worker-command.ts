@@ -9,6 +9,7 @@ import { redisOptionsFromUrl } from '../server/scale-out/redis-connection.ts';
 import { DEFAULT_SERVER_OPTIONS } from '../server/server-options.ts';
 import type { WorkerCommandOptions } from './parse-worker-options.ts';
 import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.ts';
+import { exitOnSignals } from './exit-on-signals.ts';
 import { warmUpAsync } from './run-serve-command.ts';
 
 export async function runWorkerCommandAsync(command: WorkerCommandOptions): Promise<void> {
@@ -20,21 +21,7 @@ export async function runWorkerCommandAsync(command: WorkerCommandOptions): Prom
   await warmUpAsync(pipeline);
   const worker = new EditWorker(pipeline, { redis, settings: command.cache ? settings : { ...settings, cacheBudgetBytes: 0 }, server: DEFAULT_SERVER_OPTIONS, log });
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'worker stopping: finishing the running edit');
-    worker.closeAsync().then(
-      () => process.exit(0),
-      (error) => {
-        log.error({ err: error }, 'worker shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  exitOnSignals(log, { stopping: 'worker stopping: finishing the running edit', failed: 'worker shutdown failed' }, () => worker.closeAsync());
 
   await worker.startAsync();
   const lines = [

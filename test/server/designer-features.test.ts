@@ -166,7 +166,7 @@ test('bad masks and bad combinations are refused before the job waits in line, s
 test('POST /v1/edits: expressive=TEXT is used and reported; variations, chains and masks point to the WebSocket', async (t) => {
   const { httpUrl } = await startTestServerAsync(t);
   const post = (query: string) =>
-    photoAsync().then((body) => fetch(`${httpUrl}/v1/edits?${query}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' }, body }));
+    photoAsync().then((body) => fetch(`${httpUrl}/v1/edits?${query}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' }, body: new Uint8Array(body) }));
   const text = 'Snow covers the ground.';
   const response = await post(`instruction=add%20snow&seed=7&steps=3&size=64&expressive=${encodeURIComponent(text)}`);
   assert.equal(response.status, 200);

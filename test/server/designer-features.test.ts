@@ -189,3 +189,24 @@ test('POST /v1/edits: expressive=TEXT is used and reported; variations, chains a
     assert.match(body.message, pattern);
   }
 });
+
+test('a client away while its variations and chain steps finish gets every one of them when it reconnects, in order', async (t) => {
+  const { wsUrl } = await startTestServerAsync(t);
+  const first = await TestClient.connectAsync(t, wsUrl, { clientId: 'designer-away-1' });
+  await first.waitForJson('hello');
+  const image = await photoAsync();
+  submit(first, { clientJobId: 'v', instruction: 'add snow', parameters: { steps: 30, size: 64, seed: 3 }, variations: 2 }, image);
+  submit(first, { clientJobId: 'c', instruction: 'add snow', parameters: { steps: 30, size: 64, seed: 3 }, chain: ['make it night'] }, image);
+  const [v, c] = await Promise.all(['v', 'c'].map((id) => first.waitForJson('accepted', (m) => m.clientJobId === id)));
+  first.socket.close();
+  const observer = await TestClient.connectAsync(t, wsUrl); // another client, to know when both jobs are done
+  await observer.waitForJson('hello');
+  const back = await (async () => {
+    // wait for the jobs to end: a plain job submitted after them finishes after them
+    await runJobAsync(observer, { clientJobId: 'after', instruction: 'add snow', parameters: quick }, image);
+    return TestClient.connectAsync(t, wsUrl, { clientId: 'designer-away-1' });
+  })();
+  await back.waitFor((r) => r.kind === 'binary' && r.header.jobId === c.jobId && r.header.chainStep === 2);
+  const results = back.received.filter((r) => r.kind === 'binary' && r.header.type === 'result').map((r) => (r as { header: any }).header);
+  assert.deepEqual(results.map((h) => [h.jobId === v.jobId ? 'v' : 'c', h.variation ?? h.chainStep]), [['v', 1], ['v', 2], ['c', 1], ['c', 2]]);
+});

@@ -1,9 +1,18 @@
-// Wire protocol version 1 between the companion server and its clients (the Figma plugin UI,
+// Wire protocol version 2 between the companion server and its clients (the Figma plugin UI,
 // scripts). Defined once here and imported by both sides; browser-safe (no Node imports).
 // JSON text frames carry control and events; binary frames carry image bytes with a JSON header.
 import { type Static, Type } from '@sinclair/typebox';
 
-export const PROTOCOL_VERSION = 1;
+/**
+ * 2: `submit` may carry an expressive instruction, variations, a chain and a mask (after the image in the
+ * same frame); results say where their expressive instruction came from and which variation or chain step
+ * they are. A client needs 2 to use these; what version 1 sent still works the same.
+ */
+export const PROTOCOL_VERSION = 2;
+/** The most variations one submit may ask for (the engine's MAX_VARIATIONS). */
+export const MAX_WIRE_VARIATIONS = 8;
+/** The most instructions one chain may hold, the first (`instruction`) included (the engine's MAX_CHAIN_STEPS). */
+export const MAX_WIRE_CHAIN_STEPS = 8;
 export const WEBSOCKET_PATH = '/v1/ws';
 
 const JobId = Type.String({ minLength: 1, maxLength: 64 });
@@ -26,7 +35,10 @@ export type WireEditParameters = Static<typeof EditParametersSchema>;
 
 // ---- client -> server ------------------------------------------------------------------
 
-/** Header of the binary frame that submits an edit; the frame's payload is the image (PNG/JPEG). */
+/**
+ * Header of the binary frame that submits an edit; the frame's payload is the image (PNG/JPEG), followed
+ * by the mask's `maskBytes` bytes when there is one (splitSubmitPayload).
+ */
 export const SubmitHeaderSchema = Type.Object(
   {
     type: Type.Literal('submit'),
@@ -35,6 +47,14 @@ export const SubmitHeaderSchema = Type.Object(
     parameters: Type.Optional(EditParametersSchema),
     /** Ask for live previews of this job. */
     previews: Type.Optional(Type.Boolean()),
+    /** The designer's own expressive instruction, used instead of the one MGIE would write. */
+    expressiveInstruction: Type.Optional(Type.String({ minLength: 1 })),
+    /** 1..8 edits of the instruction in one job, seeds seed, seed + 1, ...: one result message each. */
+    variations: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WIRE_VARIATIONS })),
+    /** Further instructions, each editing the previous step's result; `instruction` is step 1. */
+    chain: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: MAX_WIRE_CHAIN_STEPS - 1 })),
+    /** Length of the mask (PNG, JPEG, WebP; white edits, black keeps) that follows the image in the payload. */
+    maskBytes: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },
 );
@@ -99,6 +119,8 @@ export type ServerMessage =
   | { type: 'tokens'; jobId: string; generated: number; max: number }
   | { type: 'instruction'; jobId: string; text: string }
   | { type: 'step'; jobId: string; step: number; steps: number }
+  /** A chain's step `step` of `of` begins: the events that follow, up to the next, are its edit's. */
+  | { type: 'chain-step'; jobId: string; step: number; of: number; instruction: string }
   | { type: 'cancelled'; jobId: string }
   /** `jobId` is absent for errors about a frame that never became a job. */
   | { type: 'error'; jobId?: string; clientJobId?: string; code: string; message: string }
@@ -112,12 +134,22 @@ export interface ResultHeader {
   clientJobId: string;
   instruction: string;
   expressiveInstruction: string;
+  /** 'model': MGIE wrote the expressive instruction; 'given': the submit's. Absent from servers before protocol 2. */
+  expressiveInstructionSource?: 'model' | 'given';
+  /** Whether a mask limited the edit (the pixels it keeps are the input's). Absent before protocol 2. */
+  masked?: boolean;
   parameters: JobParameters;
   width: number;
   height: number;
   model: string;
   timings: Record<string, number>;
   cached: boolean;
+  /** Jobs with variations: this is variation `variation` of `of`, made with `seed`; the job ends with `of`. */
+  variation?: number;
+  of?: number;
+  seed?: number;
+  /** Chains: this is step `chainStep` of `of`; the step `of` result is the chain's result and ends the job. */
+  chainStep?: number;
 }
 
 /** Header of a preview frame (only for jobs submitted with previews: true); payload: a small JPEG. */
@@ -150,6 +182,23 @@ export function encodeBinaryFrameHead(header: object): Uint8Array {
   new DataView(head.buffer).setUint32(0, json.length);
   head.set(json, 4);
   return head;
+}
+
+/** A submit frame: the image, then the mask (when given) in the same payload, `maskBytes` saying where it starts. */
+export function encodeSubmitFrame(header: Omit<SubmitHeader, 'maskBytes'>, image: Uint8Array, mask?: Uint8Array): Uint8Array {
+  if (mask === undefined) return encodeBinaryFrame(header, image);
+  const payload = new Uint8Array(image.length + mask.length);
+  payload.set(image, 0);
+  payload.set(mask, image.length);
+  return encodeBinaryFrame({ ...header, maskBytes: mask.length }, payload);
+}
+
+/** A submit's payload as image and mask (views, not copies); throws an Error when `maskBytes` does not fit. */
+export function splitSubmitPayload(header: Pick<SubmitHeader, 'maskBytes'>, payload: Uint8Array): { image: Uint8Array; mask?: Uint8Array } {
+  const maskBytes = header.maskBytes ?? 0;
+  if (maskBytes === 0) return { image: payload };
+  if (maskBytes >= payload.length) throw new Error(`maskBytes is ${maskBytes} but the payload has ${payload.length} bytes, which must hold the image and then the mask`);
+  return { image: payload.subarray(0, payload.length - maskBytes), mask: payload.subarray(payload.length - maskBytes) };
 }
 
 /** Splits a binary frame; throws an Error saying what is malformed. */

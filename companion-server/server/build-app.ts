@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import { isMgieError, MgieError } from '../engine/errors.ts';
 import type { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import { onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
-import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
+import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, splitSubmitPayload, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
 import { ClientHub } from './client-hub.ts';
 import type { EditBackend } from './edit-backend.ts';
 import { EditService } from './edit-service.ts';
@@ -16,6 +16,7 @@ import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
 import type { Outgoing } from './run-edit-job.ts';
+import { httpExtrasOf } from './submit-extras.ts';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
 import { CLOSE_TOKEN_REVOKED, clientKey, CLOSE_TOO_MANY_CONNECTIONS, TOKEN_REVOKED_REASON, tooManyConnectionsReason, UserConnections } from './user-connections.ts';
@@ -193,6 +194,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       const header = {
         type: 'submit' as const,
         clientJobId: randomUUID(),
+        ...httpExtrasOf(request.query as Record<string, string | string[] | undefined>),
         instruction: query.instruction ?? '',
         parameters: parseQueryParameters(query),
       };
@@ -208,6 +210,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       return reply
         .type('image/png')
         .header('X-MGIE-Expressive-Instruction', encodeURIComponent(done.header.expressiveInstruction))
+        .header('X-MGIE-Expressive-Instruction-Source', done.header.expressiveInstructionSource ?? 'model')
         .header('X-MGIE-Seed', String(done.header.parameters.seed))
         .header('X-MGIE-Job-Id', jobId)
         .send(done.png);
@@ -306,9 +309,16 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       if (!service || closing) return send({ ...errorMessage(notReady(closing)), clientJobId: header.clientJobId });
       if (!users.isCurrent(identity)) return send({ ...errorMessage(revoked()), clientJobId: header.clientJobId });
       if (!rateLimiter.take(identity.name)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
+      let parts;
       try {
-        // No copy: the frame's buffer is this message's own (ws allocates it), and the view keeps it alive.
-        await service.submitAsync(clientId, header, frame.payload, { owner: identity.name }); // 'accepted' comes from the service
+        parts = splitSubmitPayload(header, frame.payload);
+      } catch (error) {
+        return send({ ...errorMessage(badMessage(`Submit frame rejected: ${(error as Error).message}.`)), clientJobId: header.clientJobId });
+      }
+      try {
+        // No copies: the frame's buffer is this message's own (ws allocates it), and the views keep it alive.
+        const { image, mask } = parts;
+        await service.submitAsync(clientId, header, image, { owner: identity.name, mask }); // 'accepted' comes from the service
       } catch (error) {
         send({ ...errorMessage(asMgieError(error)), clientJobId: header.clientJobId });
       }

@@ -13,6 +13,8 @@ export interface SubmitOptions {
   streamEvents?: boolean;
   /** Whom fairness and limits count the job against (a user); the clientId when absent. */
   owner?: string;
+  /** The mask that came after the image in the submit frame (header.maskBytes). */
+  mask?: Uint8Array;
 }
 
 export interface ClientJobState {

@@ -12,7 +12,8 @@ import { ResultCache } from './result-cache.ts';
 import { type FinishedEdit, type Outgoing, runEditJobAsync } from './run-edit-job.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 import type { ServerOptions } from './server-options.ts';
-import type { HeldUpload, UploadSpool } from './upload-spool.ts';
+import { cacheKeyPartsOf, checkSubmitExtrasAsync, hasSeveralResults, type HeldSubmission, holdSubmissionAsync, holdSubmissionNow, releaseSubmissionAsync, type SubmitExtras } from './submit-extras.ts';
+import type { UploadSpool } from './upload-spool.ts';
 
 export type { FinishedEdit, Outgoing } from './run-edit-job.ts';
 
@@ -24,8 +25,9 @@ interface EditJob {
   /** False for HTTP jobs: their caller waits on whenDone() and has no socket to send events to. */
   streamEvents: boolean;
   instruction: string;
-  /** In a spool file while the job waits (upload-spool.ts); read back when it starts. */
-  upload: HeldUpload;
+  /** Image and mask, in spool files while the job waits (upload-spool.ts); read back when it starts. */
+  upload: HeldSubmission;
+  extras: SubmitExtras;
   parameters: EditParameters;
   previews: boolean;
   cacheKey: string;
@@ -79,20 +81,23 @@ export class EditService implements EditBackend {
     const { width, height } = await checkImageHeaderAsync(image, this.options.limits);
     // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
     this.pipeline.editSize(width, height, parameters);
-    const cacheKey = this.cache ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
+    const { mask } = options;
+    const extras = await checkSubmitExtrasAsync(this.pipeline, header, { width, height }, mask, { maxImageBytes: this.options.maxImageBytes, image: this.options.limits });
+    // Jobs with several results (variations, chains) are not cached: an entry holds one picture.
+    const cacheKey = this.cache && !hasSeveralResults(extras) ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name, extras: cacheKeyPartsOf(extras), mask }) : '';
     // A job that starts at once keeps its image in memory; one that waits, in a spool file.
     const startsNow = this.queue.waiting === 0 && this.queue.running < this.options.concurrency;
     // (decided and submitted without an await between, so no other submission can take the free slot meanwhile)
-    const upload = startsNow ? this.spool.holdInMemory(image) : await this.spool.holdAsync(image);
+    const upload = startsNow ? holdSubmissionNow(this.spool, image, mask) : await holdSubmissionAsync(this.spool, image, mask);
     const user = options.owner ?? clientId;
-    const job: EditJob = { clientId, user, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, upload, parameters, previews: header.previews ?? false, cacheKey };
+    const job: EditJob = { clientId, user, clientJobId: header.clientJobId, streamEvents: options.streamEvents ?? true, instruction, upload, extras, parameters, previews: header.previews ?? false, cacheKey };
     // The queue announces the job (and may start it) inside submit(): 'accepted' goes out from
     // its 'queued' event, so that it always precedes 'started'.
     this.submitting = job;
     try {
       return this.queue.submit(user, job);
     } catch (error) {
-      void upload.releaseAsync();
+      void releaseSubmissionAsync(upload);
       throw error;
     } finally {
       this.submitting = null;
@@ -142,10 +147,11 @@ export class EditService implements EditBackend {
     const cached = this.cache ? await this.cache.getAsync(job.cacheKey) : undefined;
     if (cached) return { header: { ...(cached.meta as unknown as ResultHeader), jobId, clientJobId: job.clientJobId, cached: true }, png: cached.png };
 
-    const image = await job.upload.readAsync();
-    void job.upload.releaseAsync(); // the running job holds the bytes now
-    const { header, png } = await runEditJobAsync(this.pipeline, { ...job, image, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
-    await this.cache?.setAsync(job.cacheKey, png, { ...header });
+    const image = await job.upload.image.readAsync();
+    const mask = await job.upload.mask?.readAsync();
+    void releaseSubmissionAsync(job.upload); // the running job holds the bytes now
+    const { header, png } = await runEditJobAsync(this.pipeline, { ...job, image, mask, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
+    if (job.cacheKey) await this.cache?.setAsync(job.cacheKey, png, { ...header });
     return { header, png };
   }
 
@@ -196,7 +202,8 @@ export class EditService implements EditBackend {
 
   private finish(jobId: string, settle: (waiter: { resolve: (r: FinishedEdit) => void; reject: (e: unknown) => void }) => void): void {
     // However the job ended (done, failed, cancelled waiting or running, shut down), its upload goes.
-    void this.jobs.get(jobId)?.job.upload.releaseAsync();
+    const upload = this.jobs.get(jobId)?.job.upload;
+    if (upload) void releaseSubmissionAsync(upload);
     this.jobs.delete(jobId);
     const waiter = this.waiters.get(jobId);
     this.waiters.delete(jobId);

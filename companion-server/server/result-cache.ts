@@ -13,6 +13,10 @@ export interface CacheKeyParts {
   parameters: object;
   seed: number;
   model: string;
+  /** What a submit asked beyond a plain edit (submit-extras.ts); absent for a plain edit, whose key stays as it was. */
+  extras?: object;
+  /** The mask's bytes, hashed after the image's. */
+  mask?: Uint8Array;
 }
 
 export interface CachedResult {
@@ -85,8 +89,12 @@ export class ResultCache {
       parameters: parts.parameters,
       seed: parts.seed,
       model: parts.model,
+      // the image's length too, so that where the image ends and the mask begins is unambiguous
+      ...(parts.extras === undefined && parts.mask === undefined ? {} : { extras: parts.extras ?? null, imageBytes: parts.image.length }),
     });
-    return createHash('sha256').update(header).update('\0').update(parts.image).digest('hex');
+    const hash = createHash('sha256').update(header).update('\0').update(parts.image);
+    if (parts.mask !== undefined) hash.update(parts.mask);
+    return hash.digest('hex');
   }
 
   async getAsync(key: string): Promise<CachedResult | undefined> {

@@ -3,6 +3,8 @@
 // sends on its own.
 import type { EditParameters } from '../engine/edit-parameters.ts';
 import type { EditProgress, EditResult, MgiePipeline } from '../engine/mgie-pipeline.ts';
+import { editWithExtrasAsync } from './run-edit-extras.ts';
+import type { SubmitExtras } from './submit-extras.ts';
 import type { ResultHeader, ServerMessage } from '../protocol/messages.ts';
 import { latentPreviewJpegAsync } from './latent-preview.ts';
 
@@ -19,7 +21,11 @@ export interface EditJobInput {
   clientJobId: string;
   instruction: string;
   image: Uint8Array;
+  /** The mask's bytes, when the submit had one (extras.masked). */
+  mask?: Uint8Array;
   parameters: EditParameters;
+  /** Expressive instruction, variations, chain (submit-extras.ts); absent for a plain edit. */
+  extras?: SubmitExtras;
   /** Send live previews (JPEG) as the job asks. */
   previews: boolean;
   /** False for HTTP jobs: their caller waits for the result and has no socket to send events to. */
@@ -43,6 +49,7 @@ export async function runEditJobAsync(pipeline: MgiePipeline, job: EditJobInput,
     const json = (message: ServerMessage): void => context.send({ kind: 'json', message });
     if (event.type === 'stage') json({ type: 'stage', jobId, stage: event.stage });
     else if (event.type === 'token') json({ type: 'tokens', jobId, generated: event.generated, max: event.maxNewTokens });
+    else if (event.type === 'chain-step') json({ type: 'chain-step', jobId, step: event.step, of: event.steps, instruction: event.instruction });
     else if (event.type === 'expressive-instruction') json({ type: 'instruction', jobId, text: event.text });
     else if (event.type === 'step') {
       json({ type: 'step', jobId, step: event.step, steps: event.steps });
@@ -60,19 +67,25 @@ export async function runEditJobAsync(pipeline: MgiePipeline, job: EditJobInput,
       }
     }
   };
-  const result: EditResult = await pipeline.editAsync({ image: job.image, instruction: job.instruction, parameters: job.parameters }, { signal: context.signal, onProgress });
-  const header: ResultHeader = {
+  const headerOf = (result: EditResult, instruction: string, more: Partial<ResultHeader>): ResultHeader => ({
     type: 'result',
     jobId,
     clientJobId: job.clientJobId,
-    instruction: job.instruction,
+    instruction,
     expressiveInstruction: result.expressiveInstruction,
+    expressiveInstructionSource: result.expressiveInstructionSource,
+    masked: result.masked,
     parameters: result.parameters,
     width: result.width,
     height: result.height,
     model: result.modelName,
     timings: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, Math.round(v)])),
     cached: false,
+    ...more,
+  });
+  // Results before the job's last (variations, chain steps) are final messages too: kept for an absent client.
+  const sendEarlier = (earlier: FinishedEdit): void => {
+    if (job.streamEvents) context.send({ kind: 'binary', header: earlier.header, payload: earlier.png, droppable: false });
   };
-  return { header, png: result.png };
+  return editWithExtrasAsync(pipeline, job, { signal: context.signal, onProgress }, headerOf, sendEarlier);
 }

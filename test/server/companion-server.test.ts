@@ -16,7 +16,7 @@ test('the whole edit flow: hello, accepted, started, stages, instruction, steps,
   const client = await TestClient.connectAsync(t, wsUrl, { clientId: 'designer-one' });
   // 1. hello with protocol version, limits and the model
   const hello = await client.waitForJson('hello');
-  assert.equal(hello.protocol, 1);
+  assert.equal(hello.protocol, 2);
   assert.equal(hello.clientId, 'designer-one');
   assert.equal(hello.model.name, 'mgie-tiny');
   assert.ok(hello.limits.maxImageBytes > 0 && hello.limits.maxSteps > 0);
@@ -117,7 +117,7 @@ test('a missing or wrong token, a foreign Host and a foreign Origin are refused;
   await assert.rejects(TestClient.connectAsync(t, wsUrl, { headers: { host: `attacker.example:${port}` } }), { statusCode: 403 });
   await assert.rejects(TestClient.connectAsync(t, wsUrl, { headers: { origin: 'https://evil.example' } }), { statusCode: 403 });
   const plugin = await TestClient.connectAsync(t, wsUrl, { headers: { origin: 'null' } });
-  assert.equal((await plugin.waitForJson('hello')).protocol, 1);
+  assert.equal((await plugin.waitForJson('hello')).protocol, 2);
   // a browser passes the token in the query string
   const browser = await TestClient.connectAsync(t, `${wsUrl}?token=${TEST_TOKEN}`, { token: null });
   await browser.waitForJson('hello');

@@ -14,6 +14,7 @@ import { QueueStore } from '../../companion-server/server/scale-out/queue-store.
 import { runMgieAsync } from '../helpers/run-mgie.ts';
 import { startTestServerAsync, TEST_TOKEN, TestClient } from '../helpers/test-server.ts';
 import { addUserAsync } from '../../companion-server/server/user-tokens.ts';
+import { encodeSubmitFrame } from '../../companion-server/protocol/messages.ts';
 
 const skip = redisMissingReason() ?? false;
 let redis: RedisProcess;
@@ -123,6 +124,25 @@ test('an edit submitted on a front runs on a worker and reaches its owner with e
   assert.equal(response.status, 200);
   assert.equal(response.headers.get('content-type'), 'image/png');
   assert.equal((await sharp(Buffer.from(await response.arrayBuffer())).metadata()).format, 'png');
+});
+
+test('a front refuses the designer features it cannot queue yet (mask, expressive instruction, variations, chain), saying so, before queuing', { skip }, async (t) => {
+  const client = await TestClient.connectAsync(t, frontA.wsUrl);
+  await client.waitForJson('hello');
+  const mask = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#000' } }).png().toBuffer();
+  const asks: Array<[string, object, Buffer | undefined, RegExp]> = [
+    ['f-mask', {}, mask, /^a mask is not available on a scale-out server \(mgie serve --queue\) yet/],
+    ['f-expressive', { expressiveInstruction: 'Snow everywhere.' }, undefined, /^expressiveInstruction is not available/],
+    ['f-several', { variations: 2 }, mask, /^variations, a mask are not available/],
+    ['f-chain', { chain: ['make it night'] }, undefined, /^chain is not available.*without --queue/],
+  ];
+  for (const [clientJobId, extra, withMask, pattern] of asks) {
+    client.socket.send(encodeSubmitFrame({ type: 'submit', clientJobId, instruction: 'add snow', parameters: SHORT, ...extra }, image, withMask));
+    const refused = await client.waitForJson('error', (m) => m.clientJobId === clientJobId);
+    assert.equal(refused.code, 'MGIE_ERR_BAD_PARAMETER');
+    assert.match(refused.message, pattern);
+  }
+  assert.equal(client.jsonOfType('accepted').length, 0);
 });
 
 test('cancelling a waiting job and a running one: both end cancelled, the running one stops within a model run', { skip }, async (t) => {

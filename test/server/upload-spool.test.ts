@@ -12,6 +12,7 @@ import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../../companion-server/server/server-options.ts';
 import { UploadSpool } from '../../companion-server/server/upload-spool.ts';
+import { encodeSubmitFrame } from '../../companion-server/protocol/messages.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
 import { startTestServerAsync, TEST_TOKEN, TestClient } from '../helpers/test-server.ts';
 
@@ -150,6 +151,25 @@ test('a spooled upload is deleted when its job is cancelled while waiting, when 
   assert.equal((await sharp(result.payload).metadata()).format, 'png');
   const failed = await client.waitForJson('error', (m) => m.jobId === bad.jobId);
   assert.equal(failed.code, 'MGIE_ERR_BAD_IMAGE');
+  await eventuallyAsync(async () => assert.equal((await spoolFilesAsync(dir)).files.length, 0));
+});
+
+test('a waiting job\'s mask is spooled beside its image, and both go when the job has run with them (the kept pixels are the input\'s)', async (t) => {
+  const dir = await tempDirAsync(t);
+  const { wsUrl } = await startTestServerAsync(t, spoolOptions(dir, { inMemoryMaxBytes: 0 }));
+  const client = await TestClient.connectAsync(t, wsUrl, { clientId: 'designer-0002' });
+  const photo = await samplePhotoAsync(96, 64);
+  const black = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#000' } }).png().toBuffer();
+  client.submit({ clientJobId: 'block', ...SMALL_BLOCKER }, await samplePhotoAsync(64, 64));
+  const block = await client.waitForJson('accepted', (m) => m.clientJobId === 'block');
+  await client.waitForJson('started');
+  client.socket.send(encodeSubmitFrame({ type: 'submit', clientJobId: 'masked', instruction: 'add snow', parameters: quick }, photo, black));
+  const masked = await client.waitForJson('accepted', (m) => m.clientJobId === 'masked');
+  assert.deepEqual((await spoolFilesAsync(dir)).files.map((f) => f.size).sort((a, b) => a - b), [black.length, photo.length].sort((a, b) => a - b));
+  client.sendJson({ type: 'cancel', jobId: block.jobId });
+  const result = await client.waitForResult(masked.jobId);
+  assert.equal(result.header.masked, true);
+  assert.deepEqual(await sharp(result.payload).removeAlpha().raw().toBuffer(), await sharp(photo).removeAlpha().raw().toBuffer());
   await eventuallyAsync(async () => assert.equal((await spoolFilesAsync(dir)).files.length, 0));
 });
 

@@ -19,11 +19,10 @@ export interface EditMask {
 }
 
 /**
- * Decodes a mask (PNG, JPEG, WebP, ...) for an image of width x height. Transparent parts keep (the mask is
- * flattened onto black). A mask of another size must have the image's proportions (a Figma export at 2x,
- * say): it is then scaled to the image's size; anything else is refused, naming both sizes.
+ * The checks on a mask that need only its header (format, limits, the image's size or proportions), so a
+ * server can refuse a bad mask before its edit waits in line. Returns the mask's own size.
  */
-export async function decodeEditMaskAsync(bytes: Uint8Array, image: { width: number; height: number }, limits: ImageLimits): Promise<EditMask> {
+export async function checkEditMaskHeaderAsync(bytes: Uint8Array, image: { width: number; height: number }, limits: ImageLimits): Promise<{ width: number; height: number }> {
   let header: { width: number; height: number };
   try {
     header = await checkImageHeaderAsync(bytes, limits);
@@ -41,6 +40,18 @@ export async function decodeEditMaskAsync(bytes: Uint8Array, image: { width: num
       `The mask is ${header.width}x${header.height} pixels but the image is ${width}x${height}. Export the mask at the image's size (or at the same proportions), white where the edit may change the picture and black where it must not.`,
     );
   }
+  return header;
+}
+
+/**
+ * Decodes a mask (PNG, JPEG, WebP, ...) for an image of width x height. Transparent parts keep (the mask is
+ * flattened onto black). A mask of another size must have the image's proportions (a Figma export at 2x,
+ * say): it is then scaled to the image's size; anything else is refused, naming both sizes.
+ */
+export async function decodeEditMaskAsync(bytes: Uint8Array, image: { width: number; height: number }, limits: ImageLimits): Promise<EditMask> {
+  const header = await checkEditMaskHeaderAsync(bytes, image, limits);
+  const { width, height } = image;
+  const sameSize = header.width === width && header.height === height;
   try {
     let pipeline = sharp(bytes, { limitInputPixels: limits.maxInputPixels, failOn: 'truncated' }).rotate().flatten({ background: { r: 0, g: 0, b: 0 } });
     if (!sameSize) pipeline = sharp(await pipeline.resize(width, height, { fit: 'fill', kernel: 'lanczos3' }).png().toBuffer());

@@ -12,6 +12,7 @@ import type { BundleManifest } from '../../engine/bundle/bundle-manifest.ts';
 import { resolveEditParameters } from '../../engine/edit-parameters.ts';
 import { checkImageHeaderAsync } from '../../engine/image/decode-input-image.ts';
 import { editSize } from '../../engine/image/edit-size.ts';
+import { refuseExtrasOnQueue } from '../submit-extras.ts';
 import { decodeBinaryFrame, type ResultHeader, type ServerMessage, type SubmitHeader, type WireEditParameters } from '../../protocol/messages.ts';
 import type { ServiceContext } from '../build-app.ts';
 import type { ClientJobState, EditBackend, ServedModel, SubmitOptions } from '../edit-backend.ts';
@@ -95,6 +96,7 @@ export class RedisEditService implements EditBackend {
     if (image.length > server.maxImageBytes) {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(server.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
+    refuseExtrasOnQueue(header, options.mask); // the job data carries no mask or extras yet
     const instruction = checkInstruction(header.instruction, server.limits.maxInstructionLength);
     const { width, height } = await checkImageHeaderAsync(image, server.limits);
     // Parameters and the edit canvas against the live workers' model, so a bad edit fails before it waits

@@ -1,0 +1,143 @@
+// The designer features a submit may ask for beyond one plain edit (issue 13): the designer's own
+// expressive instruction, a mask, variations, a chain. Checked here before the job waits in line, with the
+// same rules the engine applies when it runs, so a bad submit fails at once and costs no turn.
+import { MgieError } from '../engine/errors.ts';
+import { checkEditMaskHeaderAsync } from '../engine/image/edit-mask.ts';
+import type { ImageLimits } from '../engine/image/image-limits.ts';
+import type { SubmitHeader } from '../protocol/messages.ts';
+import type { HeldUpload, UploadSpool } from './upload-spool.ts';
+
+/** What a job asks for beyond instruction and parameters; the mask's bytes travel separately (HeldUpload). */
+export interface SubmitExtras {
+  expressiveInstruction?: string;
+  /** Only when the submit asked for variations (even 1): its results then say which variation they are. */
+  variations?: number;
+  /** The instructions after the first, each editing the previous step's result. */
+  chain?: string[];
+  /** Whether the submit carried a mask. */
+  masked: boolean;
+}
+
+/** The engine's checks (MgiePipeline), by name, so this module needs no model loaded to be read. */
+export interface SubmitChecks {
+  checkInstruction(instruction: unknown): string;
+  checkExpressiveInstruction(text: unknown): string;
+  checkVariations(variations: unknown): number;
+}
+
+/**
+ * Checks what the submit asks for beyond a plain edit, and the mask against the image (its header only:
+ * format, size limits, the image's proportions). Throws MgieError naming the problem and the fix.
+ */
+export async function checkSubmitExtrasAsync(
+  checks: SubmitChecks,
+  header: SubmitHeader,
+  image: { width: number; height: number },
+  mask: Uint8Array | undefined,
+  limits: { maxImageBytes: number; image: ImageLimits },
+): Promise<SubmitExtras> {
+  const chainSteps = header.chain === undefined ? 0 : header.chain.length + 1;
+  // The engine's chain takes instructions only: one expressive instruction or one noise seed set would not say which step it is for.
+  if (chainSteps > 0 && header.expressiveInstruction !== undefined) {
+    throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'expressiveInstruction is for one edit, and a chain writes its own for each step. Drop expressiveInstruction, or submit the steps one at a time.');
+  }
+  if (chainSteps > 0 && header.variations !== undefined) {
+    throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'variations are for one edit, not a chain. Drop variations, or run the chain and then ask for variations of its last step on its own.');
+  }
+  const extras: SubmitExtras = { masked: mask !== undefined };
+  if (header.expressiveInstruction !== undefined) extras.expressiveInstruction = checks.checkExpressiveInstruction(header.expressiveInstruction); // its messages name it
+  if (header.variations !== undefined) extras.variations = checks.checkVariations(header.variations);
+  if (header.chain !== undefined) extras.chain = header.chain.map((instruction, k) => prefixed(`Instruction ${k + 2} of the chain`, () => checks.checkInstruction(instruction)));
+  if (mask !== undefined) {
+    if (mask.length > limits.maxImageBytes) {
+      throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The mask is ${(mask.length / 2 ** 20).toFixed(1)} MB; the limit is ${(limits.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it as a black and white PNG (it compresses to little).`);
+    }
+    await checkEditMaskHeaderAsync(mask, image, limits.image);
+  }
+  return extras;
+}
+
+/** Whether the job answers with more than one result message (variations, chains): those skip the result cache. */
+export function hasSeveralResults(extras: SubmitExtras): boolean {
+  return extras.variations !== undefined || extras.chain !== undefined;
+}
+
+/** The parts of the extras that change the pixels, for the result cache key (the mask's bytes are hashed beside). */
+export function cacheKeyPartsOf(extras: SubmitExtras): object | undefined {
+  const { expressiveInstruction, variations, chain, masked } = extras;
+  if (expressiveInstruction === undefined && variations === undefined && chain === undefined && !masked) return undefined;
+  return { expressiveInstruction, variations, chain, masked };
+}
+
+/** A job's uploads while it waits: the image, and the mask beside it, held (spooled) alike. */
+export interface HeldSubmission {
+  image: HeldUpload;
+  mask?: HeldUpload;
+}
+
+/**
+ * Holds the image and the mask for a job: in memory when it starts now (synchronously, so no other submit
+ * can take its free slot meanwhile), else in the spool, where the mask counts against the same byte cap.
+ */
+export function holdSubmissionNow(spool: UploadSpool, image: Uint8Array, mask: Uint8Array | undefined): HeldSubmission {
+  return { image: spool.holdInMemory(image), ...(mask === undefined ? {} : { mask: spool.holdInMemory(mask) }) };
+}
+
+export async function holdSubmissionAsync(spool: UploadSpool, image: Uint8Array, mask: Uint8Array | undefined): Promise<HeldSubmission> {
+  const held = await spool.holdAsync(image);
+  if (mask === undefined) return { image: held };
+  try {
+    return { image: held, mask: await spool.holdAsync(mask) };
+  } catch (error) {
+    await held.releaseAsync();
+    throw error;
+  }
+}
+
+export async function releaseSubmissionAsync(held: HeldSubmission): Promise<void> {
+  await Promise.all([held.image.releaseAsync(), held.mask?.releaseAsync()]);
+}
+
+/** A scale-out front's answer to what its workers cannot run yet (the job data carries neither mask nor extras). */
+export function refuseExtrasOnQueue(header: SubmitHeader, mask: Uint8Array | undefined): void {
+  const asked = [
+    header.expressiveInstruction !== undefined && 'expressiveInstruction',
+    header.variations !== undefined && 'variations',
+    header.chain !== undefined && 'chain',
+    mask !== undefined && 'a mask',
+  ].filter(Boolean);
+  if (asked.length === 0) return;
+  throw new MgieError(
+    'MGIE_ERR_BAD_PARAMETER',
+    `${asked.join(', ')} ${asked.length === 1 ? 'is' : 'are'} not available on a scale-out server (mgie serve --queue) yet. Submit a plain edit, or use a server started without --queue.`,
+  );
+}
+
+/**
+ * POST /v1/edits: an expressive instruction (`expressive=TEXT`) works as over the WebSocket; variations,
+ * chains and masks answer several pictures or need a second upload, which one PNG answer cannot carry.
+ */
+export function httpExtrasOf(query: Record<string, string | string[] | undefined>): Pick<SubmitHeader, 'expressiveInstruction'> {
+  const toWebSocket = 'Use the WebSocket protocol (PROTOCOL.md, "submit") for it.';
+  if (Array.isArray(query.instruction)) {
+    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `Chains (instruction given ${query.instruction.length} times) answer a picture per step, which one HTTP answer cannot carry. ${toWebSocket} Or send one instruction per request, each on the previous answer.`);
+  }
+  if (query.variations !== undefined) {
+    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `variations answer several pictures, which one HTTP answer cannot carry. ${toWebSocket} Or send the request again with seed, seed + 1, ... for the same pictures.`);
+  }
+  if (query.mask !== undefined) {
+    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `A mask travels beside the image, which this endpoint's single-image body cannot carry. ${toWebSocket}`);
+  }
+  const expressive = query.expressive;
+  if (Array.isArray(expressive)) throw new MgieError('MGIE_ERR_BAD_PARAMETER', `expressive was given ${expressive.length} times; give it once.`);
+  return expressive === undefined ? {} : { expressiveInstruction: expressive };
+}
+
+function prefixed<T>(what: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof MgieError) throw new MgieError(error.code, `${what}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}

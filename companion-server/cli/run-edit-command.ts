@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { readBundleManifestAsync } from '../engine/bundle/load-bundle.ts';
 import { checkInstruction } from '../engine/check-instruction.ts';
 import { resolveEditParameters } from '../engine/edit-parameters.ts';
-import { MgieError } from '../engine/errors.ts';
+import { MgieError, withErrorPrefix } from '../engine/errors.ts';
 import { checkImageHeaderAsync } from '../engine/image/decode-input-image.ts';
 import { decodeEditMaskAsync } from '../engine/image/edit-mask.ts';
 import { editSize } from '../engine/image/edit-size.ts';
@@ -47,7 +47,7 @@ async function editAsync(options: EditCommandOptions, bar: cliProgress.SingleBar
   // 1. inputs, none of which needs a model. A very long instruction must never reach onnxruntime: with
   //    it on the command line, its session creation crashed (segmentation fault).
   const instructions = options.instructions
-    ? options.instructions.map((text, k) => withPrefix(`Instruction ${k + 1} of the chain`, () => checkInstruction(text, DEFAULT_LIMITS.maxInstructionLength)))
+    ? options.instructions.map((text, k) => withErrorPrefix(`Instruction ${k + 1} of the chain`, () => checkInstruction(text, DEFAULT_LIMITS.maxInstructionLength)))
     : [checkInstruction(await readTextAsync(options.instruction, options.instructionFile, 'instruction'), DEFAULT_LIMITS.maxInstructionLength)];
   const chain = instructions.length > 1;
   const expressiveText = options.expressive !== undefined || options.expressiveFile !== undefined ? await readTextAsync(options.expressive, options.expressiveFile, 'expressive instruction') : undefined;
@@ -174,16 +174,6 @@ async function editAsync(options: EditCommandOptions, bar: cliProgress.SingleBar
 
 function roundedTimings(result: EditResult): Record<string, number> {
   return Object.fromEntries(Object.entries(result.timings).map(([stage, ms]) => [stage, Math.round(ms)]));
-}
-
-/** Runs `check`, naming which chain instruction a refused one is. */
-function withPrefix<T>(prefix: string, check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof MgieError) throw new MgieError(error.code, `${prefix}: ${error.message}`, { cause: error });
-    throw error;
-  }
 }
 
 /**

@@ -53,3 +53,13 @@ export function cancelledError(signal?: AbortSignal): MgieError {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw cancelledError(signal);
 }
+
+/** Runs `check`; an MgieError it throws comes out with `prefix: ` before its message (e.g. which chain instruction). */
+export function withErrorPrefix<T>(prefix: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof MgieError) throw new MgieError(error.code, `${prefix}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}

@@ -7,7 +7,7 @@ import { combineGuidance, GuidanceBatch, isGuidanceActive } from './diffusion/gu
 import { LatentBlend } from './diffusion/latent-blend.ts';
 import { MAX_CHAIN_STEPS, MAX_VARIATIONS } from './edit-counts.ts';
 import { type EditParameterInput, type EditParameters, MAX_SEED, resolveEditParameters } from './edit-parameters.ts';
-import { MgieError, throwIfAborted } from './errors.ts';
+import { MgieError, throwIfAborted, withErrorPrefix } from './errors.ts';
 import { cleanExpressiveInstruction } from './generation/clean-expressive-instruction.ts';
 import { generateGreedyAsync, type GenerationResult } from './generation/generate-greedy.ts';
 import { selectImgHidden } from './generation/select-img-hidden.ts';
@@ -361,16 +361,13 @@ export class MgiePipeline {
       throw new MgieError('MGIE_ERR_BAD_PARAMETER', `A chain needs 1 to ${MAX_CHAIN_STEPS} instructions, got ${Array.isArray(instructions) ? instructions.length : 'none'}. Split a longer chain in two.`);
     }
     // Every instruction is checked before the first step runs: a mistake in the third costs no minutes.
-    const checked = instructions.map((instruction, k) => {
-      try {
+    const checked = instructions.map((instruction, k) =>
+      withErrorPrefix(`Instruction ${k + 1} of the chain`, () => {
         const text = this.checkInstruction(instruction);
         buildPromptIds(text, this.manifest, this.bundle.tokenizer, this.bundle.tokenIds);
         return text;
-      } catch (error) {
-        if (error instanceof MgieError) throw new MgieError(error.code, `Instruction ${k + 1} of the chain: ${error.message}`, { cause: error });
-        throw error;
-      }
-    });
+      }),
+    );
     const parameters = this.resolveParameters(request.parameters);
     const steps: EditResult[] = [];
     let image = request.image;

@@ -1,7 +1,7 @@
 // The designer features a submit may ask for beyond one plain edit (issue 13): the designer's own
 // expressive instruction, a mask, variations, a chain. Checked here before the job waits in line, with the
 // same rules the engine applies when it runs, so a bad submit fails at once and costs no turn.
-import { MgieError } from '../engine/errors.ts';
+import { MgieError, withErrorPrefix } from '../engine/errors.ts';
 import { checkEditMaskHeaderAsync } from '../engine/image/edit-mask.ts';
 import type { ImageLimits } from '../engine/image/image-limits.ts';
 import type { SubmitHeader } from '../protocol/messages.ts';
@@ -47,7 +47,7 @@ export async function checkSubmitExtrasAsync(
   const extras: SubmitExtras = { masked: mask !== undefined };
   if (header.expressiveInstruction !== undefined) extras.expressiveInstruction = checks.checkExpressiveInstruction(header.expressiveInstruction); // its messages name it
   if (header.variations !== undefined) extras.variations = checks.checkVariations(header.variations);
-  if (header.chain !== undefined) extras.chain = header.chain.map((instruction, k) => prefixed(`Instruction ${k + 2} of the chain`, () => checks.checkInstruction(instruction)));
+  if (header.chain !== undefined) extras.chain = header.chain.map((instruction, k) => withErrorPrefix(`Instruction ${k + 2} of the chain`, () => checks.checkInstruction(instruction)));
   if (mask !== undefined) {
     if (mask.length > limits.maxImageBytes) {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The mask is ${(mask.length / 2 ** 20).toFixed(1)} MB; the limit is ${(limits.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it as a black and white PNG (it compresses to little).`);
@@ -131,13 +131,4 @@ export function httpExtrasOf(query: Record<string, string | string[] | undefined
   const expressive = query.expressive;
   if (Array.isArray(expressive)) throw new MgieError('MGIE_ERR_BAD_PARAMETER', `expressive was given ${expressive.length} times; give it once.`);
   return expressive === undefined ? {} : { expressiveInstruction: expressive };
-}
-
-function prefixed<T>(what: string, check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof MgieError) throw new MgieError(error.code, `${what}: ${error.message}`, { cause: error });
-    throw error;
-  }
 }

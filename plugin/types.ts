@@ -20,6 +20,16 @@ export interface Provenance {
   sourceNodeId: string;
   /** ISO 8601. */
   createdAt: string;
+  /** 'given': the designer wrote the expressive instruction (teacher forcing); 'model': MGIE did. */
+  expressiveInstructionSource?: 'model' | 'given';
+  /** A shape over the source limited the edit to its area (Regions). */
+  masked?: boolean;
+  /** Chains: every instruction of the chain in order (`instruction` is the first) and this result's step (1-based). */
+  chain?: string[];
+  chainStep?: number;
+  /** Variations: which one of how many was placed. */
+  variation?: number;
+  variations?: number;
 }
 
 export const PROVENANCE_KEY = 'mgie.provenance';
@@ -29,6 +39,11 @@ export interface SelectionItem {
   name: string;
   width: number;
   height: number;
+  /**
+   * Regions: when the selection is one frame plus vector layers (shapes) on top of it, the shapes are not
+   * items; they limit the edit of this item to their area. Their names, for the UI ("only under Circle").
+   */
+  regionShapeNames?: string[];
 }
 
 export interface SelectionDescription {
@@ -45,6 +60,8 @@ export interface ExportedImage {
   /** Pixel size of `png`. */
   width: number;
   height: number;
+  /** Regions: a PNG of the same pixel size, white where the shapes are (edit), black elsewhere (keep). */
+  mask?: Uint8Array;
 }
 
 /**
@@ -65,7 +82,29 @@ export interface PlaceResultRequest {
   height: number;
   provenance: Provenance;
   placement: Placement;
+  /** settings.afterPlacing; absent means 'stay'. */
+  afterPlacing?: AfterPlacing;
 }
+
+/**
+ * What placing a result does to the designer's selection and view. 'stay' (the default): nothing; the
+ * result appears beside its source and the UI offers "Show on canvas". 'select': the placed result is
+ * selected and scrolled into view (once per batch, not once per layer).
+ */
+export type AfterPlacing = 'stay' | 'select';
+
+/** Chains: place only the final result, or every step's (each beside the previous). */
+export type ChainPlacement = 'final' | 'every-step';
+
+export interface WindowSize {
+  width: number;
+  height: number;
+}
+
+/** The plugin window's size limits (figma.ui.resize); the default is the smallest. */
+export const DEFAULT_WINDOW_SIZE: WindowSize = { width: 360, height: 600 };
+export const MIN_WINDOW_SIZE: WindowSize = { width: 320, height: 420 };
+export const MAX_WINDOW_SIZE: WindowSize = { width: 1200, height: 1400 };
 
 /**
  * 'default': the model's own defaults from the server, a new random seed each time.
@@ -113,6 +152,10 @@ export interface PluginSettings {
   placement: Placement;
   /** Most recent first. */
   recentInstructions: string[];
+  afterPlacing: AfterPlacing;
+  chainPlacement: ChainPlacement;
+  /** The window's size as the designer last left it. */
+  windowSize: WindowSize;
 }
 
 export const DEFAULT_SERVER_URL = 'http://localhost:8765';
@@ -124,6 +167,9 @@ export const DEFAULT_SETTINGS: PluginSettings = {
   parameters: { ...REFERENCE_PARAMETERS, preset: 'default', sizeMode: 'fit', seedMode: 'random' },
   placement: 'beside',
   recentInstructions: [],
+  afterPlacing: 'stay',
+  chainPlacement: 'final',
+  windowSize: DEFAULT_WINDOW_SIZE,
 };
 
 export const SETTINGS_KEY = 'mgie.settings.v1';
@@ -166,6 +212,18 @@ export interface SaveSettingsHandler extends EventHandler {
 export interface PlaceResultHandler extends EventHandler {
   name: 'PLACE_RESULT';
   handler: (request: PlaceResultRequest) => void;
+}
+
+/** Select this node and scroll it into view ("Show on canvas"); main notifies when it is gone. */
+export interface SelectNodeHandler extends EventHandler {
+  name: 'SELECT_NODE';
+  handler: (request: { nodeId: string }) => void;
+}
+
+/** The resize handle: main clamps to MIN/MAX_WINDOW_SIZE, calls figma.ui.resize and remembers the size. */
+export interface ResizeWindowHandler extends EventHandler {
+  name: 'RESIZE_WINDOW';
+  handler: (size: WindowSize) => void;
 }
 
 /** Show a Figma toast (cut at 100 characters by Figma). */

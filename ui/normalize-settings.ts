@@ -1,6 +1,14 @@
 // Settings come from figma.clientStorage, which may hold what an older version (or nothing) wrote:
 // keep each field only when it has the right type, else use the default.
-import { DEFAULT_SETTINGS, MAX_RECENT_INSTRUCTIONS, type ParameterSettings, type PluginSettings } from '../plugin/types.ts';
+import {
+  DEFAULT_SETTINGS,
+  MAX_RECENT_INSTRUCTIONS,
+  MAX_WINDOW_SIZE,
+  MIN_WINDOW_SIZE,
+  type ParameterSettings,
+  type PluginSettings,
+  type WindowSize,
+} from '../plugin/types.ts';
 
 export function normalizeSettings(raw: unknown): PluginSettings {
   const value = isRecord(raw) ? raw : {};
@@ -26,6 +34,19 @@ export function normalizeSettings(raw: unknown): PluginSettings {
     recentInstructions: Array.isArray(value.recentInstructions)
       ? value.recentInstructions.filter((item): item is string => typeof item === 'string').slice(0, MAX_RECENT_INSTRUCTIONS)
       : [],
+    afterPlacing: pick(value.afterPlacing, DEFAULT_SETTINGS.afterPlacing, (v) => v === 'stay' || v === 'select'),
+    chainPlacement: pick(value.chainPlacement, DEFAULT_SETTINGS.chainPlacement, (v) => v === 'final' || v === 'every-step'),
+    windowSize: clampWindowSize(isRecord(value.windowSize) ? value.windowSize : {}),
+  };
+}
+
+/** A remembered window size within the limits figma.ui.resize is called with (defaults where missing). */
+export function clampWindowSize(size: { width?: unknown; height?: unknown }): WindowSize {
+  const side = (v: unknown, fallback: number, min: number, max: number) =>
+    typeof v === 'number' && Number.isFinite(v) ? Math.round(Math.min(max, Math.max(min, v))) : fallback;
+  return {
+    width: side(size.width, DEFAULT_SETTINGS.windowSize.width, MIN_WINDOW_SIZE.width, MAX_WINDOW_SIZE.width),
+    height: side(size.height, DEFAULT_SETTINGS.windowSize.height, MIN_WINDOW_SIZE.height, MAX_WINDOW_SIZE.height),
   };
 }
 

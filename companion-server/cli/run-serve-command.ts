@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import sharp from 'sharp';
-import { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import { buildApp, type MgieApp } from '../server/build-app.ts';
+import type { ServedModel } from '../server/edit-backend.ts';
+import { EngineThread } from '../server/engine-thread/engine-thread.ts';
 import { defaultResultCacheDir } from '../server/result-cache.ts';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../server/server-options.ts';
 import { defaultConfigDir, loadOrCreateTokenAsync } from '../server/token-store.ts';
@@ -63,18 +63,21 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     await startFrontAsync(server, command.queue, token, options);
     return;
   }
-  let pipeline: MgiePipeline;
+  let engine: EngineThread;
   let bundleDir: string;
   try {
     bundleDir = await resolveBundleDirAsync(command.bundle);
-    pipeline = await MgiePipeline.loadAsync(bundleDir, { executionProvider: command.executionProvider, intraOpNumThreads: command.threads, limits: options.limits });
-    await warmUpAsync(pipeline);
+    // The models run in their own thread, so that sockets stay responsive while they do (engine-thread.ts).
+    engine = await EngineThread.startAsync(bundleDir, {
+      pipelineOptions: { executionProvider: command.executionProvider, intraOpNumThreads: command.threads, limits: options.limits },
+      warmUp: true,
+    });
   } catch (error) {
     // A server that can never become ready should not linger: stop and report.
     await server.closeAsync();
     throw error;
   }
-  server.attachPipeline(pipeline);
+  server.attachEngine(engine);
 
   const address = server.app.server.address() as AddressInfo;
   const scheme = options.tls ? 'https' : 'http';
@@ -82,8 +85,8 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
   const lines = [
     '',
     `MGIE companion server ready at ${url} (WebSocket ${url.replace(/^http/, 'ws')}/v1/ws)`,
-    `  model:    ${pipeline.manifest.name} from ${bundleDir} (${(pipeline.bundle.loadMilliseconds / 1000).toFixed(1)} s to load)`,
-    ...describeProviders(pipeline.bundle.providers),
+    `  model:    ${engine.model.name} from ${bundleDir} (${(engine.loadMilliseconds / 1000).toFixed(1)} s to load)`,
+    ...describeProviders(engine.model.providers),
     // The token itself is never printed: this output often ends up in log files.
     token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
     `  users:    ${describeUsers(server.userCount, options.usersFile!)}`,
@@ -131,7 +134,7 @@ async function startFrontAsync(server: MgieApp, queue: string, token: Awaited<Re
 }
 
 /** The provider, how it was chosen, and why each other GPU provider is not used (same words as mgie doctor). */
-function describeProviders({ requested, chosen, notChosen }: MgiePipeline['bundle']['providers']): string[] {
+function describeProviders({ requested, chosen, notChosen }: ServedModel['providers']): string[] {
   const how = requested === 'auto' ? ', chosen by --provider auto' : '';
   if (notChosen.length === 0) return [`  provider: ${chosen}${how}`];
   return [`  provider: ${chosen}${how}; not used:`, ...notChosen.map(({ name, reason }) => `            ${name}: ${reason}`)];
@@ -141,14 +144,4 @@ async function readTlsFileAsync(file: string, flag: string): Promise<Buffer> {
   return readFile(file).catch((cause: NodeJS.ErrnoException) => {
     throw new CommandFailure(`Cannot read ${flag} ${file} (${cause.code ?? cause.message}). Check the path; the file must be PEM.`, { cause });
   });
-}
-
-/**
- * One small edit so the first designer does not pay for lazy initialisation: every model runs once, but
- * with 2 generated tokens, not up to 96 (a 7B decoder on a CPU takes about a second per token).
- */
-export async function warmUpAsync(pipeline: MgiePipeline): Promise<void> {
-  const size = pipeline.manifest.diffusion.sizeMultiple;
-  const image = await sharp({ create: { width: size, height: size, channels: 3, background: '#808080' } }).png().toBuffer();
-  await pipeline.editAsync({ image, instruction: 'warm up', parameters: { steps: 1, size, seed: 0 } }, { maxNewTokens: 2 });
 }

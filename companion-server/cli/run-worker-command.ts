@@ -10,7 +10,7 @@ import { DEFAULT_SERVER_OPTIONS } from '../server/server-options.ts';
 import type { WorkerCommandOptions } from './parse-worker-options.ts';
 import { resolveBundleDirAsync, TINY_BUNDLE_NOTICE } from './resolve-bundle-dir.ts';
 import { exitOnSignals } from './exit-on-signals.ts';
-import { warmUpAsync } from './run-serve-command.ts';
+import { warmUpAsync } from '../engine/warm-up.ts';
 
 export async function runWorkerCommandAsync(command: WorkerCommandOptions): Promise<void> {
   const log = pino({ level: command.logLevel });

@@ -2,11 +2,11 @@
 // tokens -> edit head -> InstructPix2Pix diffusion -> edited PNG. Sessions live as long as the pipeline.
 import type { BundleManifest } from './bundle/bundle-manifest.ts';
 import { type LoadBundleOptions, type LoadedBundle, loadBundleAsync } from './bundle/load-bundle.ts';
-import { checkInstruction } from './check-instruction.ts';
 import { combineGuidance, GuidanceBatch, isGuidanceActive } from './diffusion/guidance.ts';
 import { LatentBlend } from './diffusion/latent-blend.ts';
-import { MAX_CHAIN_STEPS, MAX_VARIATIONS } from './edit-counts.ts';
-import { type EditParameterInput, type EditParameters, MAX_SEED, resolveEditParameters } from './edit-parameters.ts';
+import { MAX_CHAIN_STEPS } from './edit-counts.ts';
+import { type EditParameterInput, type EditParameters, MAX_SEED } from './edit-parameters.ts';
+import { EditChecks } from './edit-checks.ts';
 import { MgieError, throwIfAborted, withErrorPrefix } from './errors.ts';
 import { cleanExpressiveInstruction } from './generation/clean-expressive-instruction.ts';
 import { generateGreedyAsync, type GenerationResult } from './generation/generate-greedy.ts';
@@ -14,12 +14,12 @@ import { selectImgHidden } from './generation/select-img-hidden.ts';
 import { teacherForceAsync } from './generation/teacher-force.ts';
 import { decodeInputImageAsync } from './image/decode-input-image.ts';
 import { compositeMaskedResultAsync, decodeEditMaskAsync, featherMask, latentMaskFor } from './image/edit-mask.ts';
-import { type EditRegion, type EditSize, editSize } from './image/edit-size.ts';
+import type { EditRegion, EditSize } from './image/edit-size.ts';
 import { encodeResultPngAsync, prepareEditPixels, resultRgbAsync } from './image/edit-image-tensors.ts';
 import { DEFAULT_LIMITS, type ImageLimits } from './image/image-limits.ts';
 import { prepareClipPixelsAsync } from './image/prepare-clip-pixels.ts';
 import { float32Data, float32Tensor, int64Tensor, type ModelSession, type Tensor } from './onnx-runtime.ts';
-import { buildExpressiveAnswerIds, checkExpressiveInstruction, reservedTokensOf } from './prompt/build-expressive-answer.ts';
+import { buildExpressiveAnswerIds } from './prompt/build-expressive-answer.ts';
 import { buildPromptIds } from './prompt/build-prompt.ts';
 import { createScheduler } from './schedulers/scheduler.ts';
 import { TorchGenerator } from './torch-random/torch-generator.ts';
@@ -144,12 +144,17 @@ export interface PipelineOptions extends LoadBundleOptions {
 }
 
 export class MgiePipeline {
+  /** The checks an edit passes before it runs; they need no model (edit-checks.ts). */
+  readonly checks: EditChecks;
+
   private constructor(
     readonly bundle: LoadedBundle,
     readonly limits: ImageLimits,
     /** edit_head(zeros): the unconditional embeddings, computed once per loaded bundle. */
     private readonly nullConditioning: Float32Array,
-  ) {}
+  ) {
+    this.checks = new EditChecks(bundle.manifest, bundle.tokenizer, limits);
+  }
 
   static async loadAsync(bundleDirectory: string, options: PipelineOptions = {}): Promise<MgiePipeline> {
     const bundle = await loadBundleAsync(bundleDirectory, options);
@@ -165,7 +170,7 @@ export class MgiePipeline {
   }
 
   resolveParameters(input: EditParameterInput = {}): EditParameters {
-    return resolveEditParameters(input, this.manifest, this.limits);
+    return this.checks.resolveParameters(input);
   }
 
   async editAsync(request: EditRequest, options: EditOptions = {}): Promise<EditResult> {
@@ -413,32 +418,20 @@ export class MgiePipeline {
     await this.bundle.releaseAsync();
   }
 
-  /**
-   * The edit canvas for an image of this size (image/edit-size.ts); throws when size mode 'native' would
-   * go over the edit size limit, so that the server can refuse such an edit before it waits in line.
-   */
   editSize(width: number, height: number, parameters: EditParameters): EditSize {
-    const { sizeMultiple, vaeScaleFactor } = this.manifest.diffusion;
-    return editSize(width, height, { mode: parameters.sizeMode, size: parameters.size, sizeMultiple, vaeScaleFactor, maxEditSize: this.limits.maxEditSize });
+    return this.checks.editSize(width, height, parameters);
   }
 
-  /** Checks a designer's expressive instruction like an instruction, special tokens refused; returns it trimmed. */
   checkExpressiveInstruction(text: unknown): string {
-    return checkExpressiveInstruction(text, this.limits.maxInstructionLength, reservedTokensOf(this.manifest, this.bundle.tokenizer));
+    return this.checks.checkExpressiveInstruction(text);
   }
 
-  /** The number of variations asked for: a whole number from 1 to MAX_VARIATIONS (1 when none is given). */
   checkVariations(variations: unknown): number {
-    if (variations === undefined) return 1;
-    if (typeof variations !== 'number' || !Number.isInteger(variations) || variations < 1 || variations > MAX_VARIATIONS) {
-      throw new MgieError('MGIE_ERR_BAD_PARAMETER', `variations must be a whole number from 1 to ${MAX_VARIATIONS}, got ${String(variations)}. Ask for fewer and run again for more.`);
-    }
-    return variations;
+    return this.checks.checkVariations(variations);
   }
 
-  /** Checks an instruction (non-empty, within the length limit) and returns it trimmed. */
   checkInstruction(instruction: unknown): string {
-    return checkInstruction(instruction, this.limits.maxInstructionLength);
+    return this.checks.checkInstruction(instruction);
   }
 }
 

@@ -11,6 +11,7 @@ import { onnxRuntimeVersion } from '../engine/onnx-runtime.ts';
 import { ClientMessageSchema, decodeBinaryFrame, PROTOCOL_VERSION, splitSubmitPayload, type ServerLimits, type ServerMessage, SubmitHeaderSchema, WEBSOCKET_PATH } from '../protocol/messages.ts';
 import { ClientHub } from './client-hub.ts';
 import type { EditBackend } from './edit-backend.ts';
+import { type EditEngine, inThisThread } from './edit-engine.ts';
 import { EditService } from './edit-service.ts';
 import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from './request-guards.ts';
@@ -47,6 +48,8 @@ export interface MgieApp {
   app: FastifyInstance;
   /** Serves edits with this pipeline; until then /readyz answers 503 and edits are refused. */
   attachPipeline(pipeline: MgiePipeline): void;
+  /** Serves edits with this engine (engine-thread/: the pipeline in a worker thread, as `mgie serve` runs it). */
+  attachEngine(engine: EditEngine): void;
   /** Serves edits with another backend (a scale-out front on Redis) instead of a pipeline in this process. */
   attachService(create: (context: ServiceContext) => EditBackend): void;
   readonly service: EditBackend | null;
@@ -352,8 +355,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       return service;
     },
     attachPipeline(pipeline: MgiePipeline) {
-      metrics.modelLoadSeconds.set(pipeline.bundle.loadMilliseconds / 1000);
-      service = new EditService(pipeline, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, spool, app.log);
+      this.attachEngine(inThisThread(pipeline));
+    },
+    attachEngine(engine: EditEngine) {
+      metrics.modelLoadSeconds.set(engine.loadMilliseconds / 1000);
+      service = new EditService(engine, options, metrics, (clientId, outgoing) => hub.send(clientId, outgoing), cache, spool, app.log);
     },
     attachService(create) {
       service = create({ options, metrics, hub, send: (clientId, outgoing) => hub.send(clientId, outgoing), log: app.log });

@@ -3,13 +3,13 @@
 import { type EditParameters } from '../engine/edit-parameters.ts';
 import { MgieError } from '../engine/errors.ts';
 import { checkImageHeaderAsync } from '../engine/image/decode-input-image.ts';
-import type { MgiePipeline } from '../engine/mgie-pipeline.ts';
 import type { ResultHeader, ServerMessage, SubmitHeader } from '../protocol/messages.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { JobQueue, type QueueEvent } from './job-queue.ts';
-import { type EditBackend, type ServedModel, servedModelOf, type SubmitOptions } from './edit-backend.ts';
+import type { EditBackend, ServedModel, SubmitOptions } from './edit-backend.ts';
+import type { EditEngine } from './edit-engine.ts';
 import { ResultCache } from './result-cache.ts';
-import { type FinishedEdit, type Outgoing, runEditJobAsync } from './run-edit-job.ts';
+import type { FinishedEdit, Outgoing } from './run-edit-job.ts';
 import type { ServerMetrics } from './server-metrics.ts';
 import type { ServerOptions } from './server-options.ts';
 import { cacheKeyPartsOf, checkSubmitExtrasAsync, hasSeveralResults, type HeldSubmission, holdSubmissionAsync, holdSubmissionNow, releaseSubmissionAsync, type SubmitExtras } from './submit-extras.ts';
@@ -38,7 +38,7 @@ export class EditService implements EditBackend {
   private readonly jobs = new Map<string, { clientId: string; job: EditJob }>();
 
   constructor(
-    private readonly pipeline: MgiePipeline,
+    private readonly engine: EditEngine,
     private readonly options: ServerOptions,
     private readonly metrics: ServerMetrics,
     private readonly send: (clientId: string, outgoing: Outgoing) => void,
@@ -57,7 +57,7 @@ export class EditService implements EditBackend {
   }
 
   get model(): ServedModel {
-    return servedModelOf(this.pipeline);
+    return this.engine.model;
   }
 
   get waiting(): number {
@@ -76,15 +76,16 @@ export class EditService implements EditBackend {
     if (image.length > this.options.maxImageBytes) {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(this.options.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
-    const parameters = this.pipeline.resolveParameters(header.parameters ?? {});
-    const instruction = this.pipeline.checkInstruction(header.instruction);
+    const { checks } = this.engine;
+    const parameters = checks.resolveParameters(header.parameters ?? {});
+    const instruction = checks.checkInstruction(header.instruction);
     const { width, height } = await checkImageHeaderAsync(image, this.options.limits);
     // size mode 'native' over the edit size limit fails now (a side limit: EXIF rotation does not matter)
-    this.pipeline.editSize(width, height, parameters);
+    checks.editSize(width, height, parameters);
     const { mask } = options;
-    const extras = await checkSubmitExtrasAsync(this.pipeline, header, { width, height }, mask, { maxImageBytes: this.options.maxImageBytes, image: this.options.limits });
+    const extras = await checkSubmitExtrasAsync(checks, header, { width, height }, mask, { maxImageBytes: this.options.maxImageBytes, image: this.options.limits });
     // Jobs with several results (variations, chains) are not cached: an entry holds one picture.
-    const cacheKey = this.cache && !hasSeveralResults(extras) ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name, extras: cacheKeyPartsOf(extras), mask }) : '';
+    const cacheKey = this.cache && !hasSeveralResults(extras) ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: checks.manifest.name, extras: cacheKeyPartsOf(extras), mask }) : '';
     // A job that starts at once keeps its image in memory; one that waits, in a spool file.
     const startsNow = this.queue.waiting === 0 && this.queue.running < this.options.concurrency;
     // (decided and submitted without an await between, so no other submission can take the free slot meanwhile)
@@ -131,6 +132,7 @@ export class EditService implements EditBackend {
 
   async closeAsync(): Promise<void> {
     await this.queue.closeAsync({ graceMs: this.options.shutdownGraceMs });
+    await this.engine.closeAsync();
   }
 
   private submitting: EditJob | null = null;
@@ -150,7 +152,7 @@ export class EditService implements EditBackend {
     const image = await job.upload.image.readAsync();
     const mask = await job.upload.mask?.readAsync();
     void releaseSubmissionAsync(job.upload); // the running job holds the bytes now
-    const { header, png } = await runEditJobAsync(this.pipeline, { ...job, image, mask, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
+    const { header, png } = await this.engine.runJobAsync({ ...job, image, mask, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
     if (job.cacheKey) await this.cache?.setAsync(job.cacheKey, png, { ...header });
     return { header, png };
   }

@@ -1,11 +1,16 @@
 // The plugin's main thread (Figma sandbox), entry point for create-figma-plugin. Thin wiring only: the
 // logic lives in the modules it calls, which take the API as a parameter and are tested with a mock.
 import { emit, loadSettingsAsync, on, saveSettingsAsync, showUI } from '@create-figma-plugin/utilities';
+import { clampWindowSize } from './clamp-window-size.ts';
+import { createChainAnchors } from './create-chain-anchors.ts';
+import { createPlacedResultSelector } from './create-placed-result-selector.ts';
+import { createSettingsWriter } from './create-settings-writer.ts';
 import { describeSelection } from './describe-selection.ts';
 import { exportNodeForEditAsync, exportSelectionForEditAsync } from './export-for-edit-async.ts';
 import type { FigmaApi } from './figma-api.ts';
 import { findProvenanceOfSelection } from './find-provenance-of-selection.ts';
 import { placeResultAsync } from './place-result-async.ts';
+import { showNodeOnCanvasAsync } from './show-node-on-canvas-async.ts';
 import {
   DEFAULT_SETTINGS,
   type ExportedImage,
@@ -18,16 +23,30 @@ import {
   type PluginSettings,
   type ProvenanceOfSelectionHandler,
   type RequestSelectionHandler,
+  type ResizeWindowHandler,
   type ResultNotPlacedHandler,
   type ResultPlacedHandler,
   type SaveSettingsHandler,
   type SelectionChangedHandler,
+  type SelectNodeHandler,
   SETTINGS_KEY,
   type ShowUiData,
 } from './types.ts';
 
 export default async function () {
   const api: FigmaApi = figma;
+  const settingsWriter = createSettingsWriter({
+    loadAsync: () => loadSettingsAsync<PluginSettings>(DEFAULT_SETTINGS, SETTINGS_KEY),
+    saveAsync: (settings) => saveSettingsAsync<PluginSettings>(settings, SETTINGS_KEY),
+  });
+  const placedResultSelector = createPlacedResultSelector(api, { setTimeout: (callback, ms) => setTimeout(callback, ms), clearTimeout: (handle) => clearTimeout(handle as number) });
+  const chainAnchors = createChainAnchors();
+  // Main owns the window size: it is what the last RESIZE_WINDOW asked for, whatever a SAVE_SETTINGS says.
+  let windowSize = DEFAULT_SETTINGS.windowSize;
+
+  function saveSettings(change: (saved: PluginSettings) => PluginSettings): void {
+    settingsWriter.updateAsync(change).catch((error: unknown) => figma.notify(`Could not save the MGIE settings: ${messageOf(error)}`, { error: true }));
+  }
 
   function emitSelection(): void {
     const selection = figma.currentPage.selection;
@@ -49,13 +68,16 @@ export default async function () {
 
   on<PlaceResultHandler>('PLACE_RESULT', (request) => {
     const { jobId } = request;
-    placeResultAsync(api, request)
+    placeResultAsync(api, request, { besideNodeId: chainAnchors.anchorFor(request) })
       .then((outcome) => {
         if (!outcome.placed) {
           emit<ResultNotPlacedHandler>('RESULT_NOT_PLACED', { jobId, reason: outcome.reason });
           return;
         }
+        chainAnchors.remember(request, outcome.nodeId);
         emit<ResultPlacedHandler>('RESULT_PLACED', { jobId, nodeId: outcome.nodeId, sourceNodeId: outcome.sourceNodeId });
+        // 'stay' (the default) leaves the designer's selection and view alone.
+        if (request.afterPlacing === 'select') placedResultSelector.add(outcome.nodeId);
         // Replacing fills keeps the selection, so no selectionchange event tells the UI about the new provenance.
         emitSelection();
       })
@@ -65,10 +87,16 @@ export default async function () {
       });
   });
 
-  on<SaveSettingsHandler>('SAVE_SETTINGS', (settings) => {
-    saveSettingsAsync<PluginSettings>(settings, SETTINGS_KEY).catch((error: unknown) =>
-      figma.notify(`Could not save the MGIE settings: ${messageOf(error)}`, { error: true }),
-    );
+  on<SaveSettingsHandler>('SAVE_SETTINGS', (settings) => saveSettings(() => ({ ...settings, windowSize })));
+
+  on<SelectNodeHandler>('SELECT_NODE', ({ nodeId }) => {
+    showNodeOnCanvasAsync(api, nodeId).catch((error: unknown) => figma.notify(`Could not show the layer: ${messageOf(error)}`, { error: true }));
+  });
+
+  on<ResizeWindowHandler>('RESIZE_WINDOW', (size) => {
+    windowSize = clampWindowSize(size);
+    figma.ui.resize(windowSize.width, windowSize.height);
+    saveSettings((saved) => ({ ...saved, windowSize }));
   });
 
   on<NotifyHandler>('NOTIFY', ({ message, error }) => {
@@ -77,8 +105,10 @@ export default async function () {
 
   figma.on('selectionchange', emitSelection);
   figma.on('currentpagechange', emitSelection);
-  const settings = await loadSettingsAsync<PluginSettings>(DEFAULT_SETTINGS, SETTINGS_KEY);
-  showUI<ShowUiData>({ width: 360, height: 600, title: 'MGIE' }, { settings });
+  const saved = await loadSettingsAsync<PluginSettings>(DEFAULT_SETTINGS, SETTINGS_KEY);
+  windowSize = clampWindowSize(saved.windowSize);
+  const settings: PluginSettings = { ...saved, windowSize };
+  showUI<ShowUiData>({ ...windowSize, title: 'MGIE' }, { settings });
 }
 
 function messageOf(error: unknown): string {

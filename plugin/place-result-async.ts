@@ -1,9 +1,13 @@
-// Puts an edited image on the canvas, beside its source node or as the source node's fill, as one undo
-// step, with its provenance stored on the node. Refusals notify the designer and return a reason; they
-// never throw and never commit an undo step.
-import type { CanvasNode, FigmaApi, NonSceneNode } from './figma-api.ts';
+// Puts an edited image on the canvas, beside its source node (or beside the previous step of its chain) or
+// as the source node's fill, as one undo step, with its provenance stored on the node. It never changes
+// the selection or the view: afterPlacing 'select' is done once per batch by create-placed-result-selector.
+// Refusals notify the designer and return a reason; they never throw and never commit an undo step.
+// A masked result (Regions) is placed like any other: the server composites it, so outside the mask its
+// pixels are the original's.
+import type { CanvasNode, FigmaApi } from './figma-api.ts';
 import { findFreePosition } from './private/find-free-position.ts';
-import { nameResultLayer } from './private/name-result-layer.ts';
+import { isCanvasNode } from './private/is-canvas-node.ts';
+import { nameResultLayerOf } from './private/name-result-layer.ts';
 import { readPngSize } from './private/read-png-size.ts';
 import { MAX_IMAGE_SIDE, type PlaceResultRequest, PROVENANCE_KEY } from './types.ts';
 
@@ -12,7 +16,12 @@ export const PLACEMENT_GAP = 24;
 
 export type PlaceResultOutcome = { placed: true; nodeId: string; sourceNodeId: string } | { placed: false; reason: string };
 
-export async function placeResultAsync(figma: FigmaApi, request: PlaceResultRequest): Promise<PlaceResultOutcome> {
+export interface PlaceResultOptions {
+  /** Chains: place beside this node (the previous step's result) when it is still in the source's parent. */
+  besideNodeId?: string;
+}
+
+export async function placeResultAsync(figma: FigmaApi, request: PlaceResultRequest, options: PlaceResultOptions = {}): Promise<PlaceResultOutcome> {
   const refuse = (reason: string): PlaceResultOutcome => {
     figma.notify(reason, { error: true });
     return { placed: false, reason };
@@ -57,25 +66,28 @@ export async function placeResultAsync(figma: FigmaApi, request: PlaceResultRequ
   }
 
   // 4b. a rectangle the size of the source (not of the PNG: the export may have been downscaled),
-  //     to its right in the same parent, past any sibling it would overlap, one layer above the source
+  //     to the right of the source (or of the previous chain step) in the same parent, past any sibling
+  //     it would overlap, one layer above it
   if (parent === null) throw new Error('unreachable: parent checked above');
-  const position = findFreePosition(source, source, parent.children, PLACEMENT_GAP);
+  const anchor = await findAnchorAsync(figma, options.besideNodeId, source);
+  const position = findFreePosition(anchor, source, parent.children, PLACEMENT_GAP);
   const rect = figma.createRectangle();
-  parent.insertChild(parent.children.indexOf(source) + 1, rect);
+  parent.insertChild(parent.children.indexOf(anchor) + 1, rect);
   rect.resize(source.width, source.height);
   rect.x = position.x;
   rect.y = position.y;
-  rect.name = nameResultLayer(request.provenance.instruction);
+  rect.name = nameResultLayerOf(request.provenance);
   rect.fills = fills;
   rect.setPluginData(PROVENANCE_KEY, provenanceJson);
-  figma.currentPage.selection = [rect];
-  figma.viewport.scrollAndZoomIntoView([rect]);
   figma.commitUndo();
   return { placed: true, nodeId: rect.id, sourceNodeId };
 }
 
-function isCanvasNode(node: CanvasNode | NonSceneNode | null): node is CanvasNode {
-  return node !== null && node.type !== 'DOCUMENT' && node.type !== 'PAGE';
+/** The previous chain step's node when it still sits beside the source (same parent), else the source. */
+async function findAnchorAsync(figma: FigmaApi, besideNodeId: string | undefined, source: CanvasNode): Promise<CanvasNode> {
+  if (besideNodeId === undefined || besideNodeId === source.id) return source;
+  const node = await figma.getNodeByIdAsync(besideNodeId);
+  return isCanvasNode(node) && node.parent === source.parent ? node : source;
 }
 
 /** Figma cuts notifications at 100 characters: keep names in them short. */

@@ -1,4 +1,6 @@
-// Reads and validates the provenance a placed result carries; anything malformed reads as none.
+// Reads and validates the provenance a placed result carries; anything malformed reads as none. The
+// designer-feature fields are optional (older results lack them) but, when present, must have their type
+// and agree with each other (a chain step within its chain, a variation within its count).
 import type { CanvasNode } from './figma-api.ts';
 import { type Provenance, PROVENANCE_KEY } from './types.ts';
 
@@ -40,6 +42,24 @@ function isProvenance(value: unknown): value is Provenance {
     isNumber(p.size) &&
     (p.sizeMode === undefined || p.sizeMode === 'fit' || p.sizeMode === 'native') &&
     isSeed(p.seed) &&
-    isString(p.scheduler)
+    isString(p.scheduler) &&
+    hasValidExtras(value)
   );
+}
+
+const isCount = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 1;
+
+function hasValidExtras(value: Record<string, unknown>): boolean {
+  const { expressiveInstructionSource: source, masked, chain, chainStep, variation, variations } = value;
+  if (source !== undefined && source !== 'model' && source !== 'given') return false;
+  if (masked !== undefined && typeof masked !== 'boolean') return false;
+  // chain and chainStep come together: a step means nothing without its chain
+  if ((chain === undefined) !== (chainStep === undefined)) return false;
+  if (chain !== undefined) {
+    if (!Array.isArray(chain) || chain.length === 0 || !chain.every(isString)) return false;
+    if (!isCount(chainStep) || chainStep > chain.length) return false;
+  }
+  if ((variation === undefined) !== (variations === undefined)) return false;
+  if (variations !== undefined && !(isCount(variations) && isCount(variation) && variation <= variations)) return false;
+  return true;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeSelection, NOTHING_SELECTED } from '../../plugin/describe-selection.ts';
-import { makeNode } from './figma-mock.ts';
+import { IMAGE_FILL, makeNode } from './figma-mock.ts';
 
 test('nothing selected: no items and the advice to select something', () => {
   assert.deepEqual(describeSelection([]), { items: [], problem: 'Select a frame, group or image to edit.' });
@@ -10,7 +10,8 @@ test('nothing selected: no items and the advice to select something', () => {
 
 test('editable nodes become items with id, name and size, in selection order, without a problem', () => {
   const a = makeNode({ id: '1:2', name: 'Hero', width: 1440, height: 900 });
-  const b = makeNode({ id: '1:3', name: 'Photo', type: 'RECTANGLE', width: 300, height: 200 });
+  // a photo in Figma is a rectangle filled with an image: a layer to edit, not a region shape
+  const b = makeNode({ id: '1:3', name: 'Photo', type: 'RECTANGLE', width: 300, height: 200, fills: [IMAGE_FILL] });
   assert.deepEqual(describeSelection([a, b]), {
     items: [
       { nodeId: '1:2', name: 'Hero', width: 1440, height: 900 },

@@ -41,3 +41,40 @@ test('every top-level text field must be a string', () => {
   }
   assert.deepEqual(read({ ...makeProvenance(), instruction: '' }), makeProvenance({ instruction: '' }));
 });
+
+test('the designer-feature fields are optional, and read back when present with their types', () => {
+  const full = makeProvenance({ expressiveInstructionSource: 'given', masked: true, chain: ['make it autumn', 'add fog'], chainStep: 2, variation: 3, variations: 4 });
+  assert.deepEqual(read(full), full);
+  assert.deepEqual(read(makeProvenance({ expressiveInstructionSource: 'model', masked: false })), makeProvenance({ expressiveInstructionSource: 'model', masked: false }));
+  // older results carry none of them
+  assert.deepEqual(read(makeProvenance()), makeProvenance());
+});
+
+test('the designer-feature fields are refused with a wrong type or out of range', () => {
+  const base = makeProvenance();
+  for (const extra of [
+    { expressiveInstructionSource: 'user' },
+    { expressiveInstructionSource: 1 },
+    { masked: 'yes' },
+    { masked: 1 },
+    { chain: 'make it autumn', chainStep: 1 },
+    { chain: [], chainStep: 1 },
+    { chain: ['a', 2], chainStep: 1 },
+    { chain: ['a', 'b'], chainStep: 3 },
+    { chain: ['a', 'b'], chainStep: 0 },
+    { chain: ['a', 'b'], chainStep: 1.5 },
+    { chain: ['a', 'b'], chainStep: '1' },
+    // one without the other
+    { chain: ['a', 'b'] },
+    { chainStep: 1 },
+    { variation: 2 },
+    { variations: 4 },
+    { variation: 5, variations: 4 },
+    { variation: 0, variations: 4 },
+    { variation: 2, variations: 0 },
+    { variation: '2', variations: 4 },
+    { variation: 2, variations: 4.5 },
+  ]) {
+    assert.equal(read({ ...base, ...extra }), undefined, JSON.stringify(extra));
+  }
+});

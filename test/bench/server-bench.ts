@@ -7,6 +7,8 @@ import WebSocket from 'ws';
 import { MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
 import { decodeBinaryFrame, encodeBinaryFrame, type ResultHeader, type ServerMessage, WEBSOCKET_PATH } from '../../companion-server/protocol/messages.ts';
 import { buildApp } from '../../companion-server/server/build-app.ts';
+import { inThisThread } from '../../companion-server/server/edit-engine.ts';
+import { EngineThread } from '../../companion-server/server/engine-thread/engine-thread.ts';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../../companion-server/server/server-options.ts';
 import { ensureGeneratedBundleAsync } from '../../models/tiny/ensure-generated-bundle.ts';
 import { TINY_BUNDLE_CONFIG } from '../../models/tiny/generated-bundle-config.ts';
@@ -201,7 +203,9 @@ function closeClients(): void {
 
 async function mainAsync(): Promise<boolean> {
   const { directory } = await ensureGeneratedBundleAsync(TINY_BUNDLE_CONFIG);
-  const pipeline = await MgiePipeline.loadAsync(directory);
+  // As `mgie serve` runs it: the models in their own thread; --in-thread for the engine in the server's thread.
+  const inThread = process.argv.includes('--in-thread');
+  const engine = inThread ? inThisThread(await MgiePipeline.loadAsync(directory)) : await EngineThread.startAsync(directory);
   const image = await samplePhotoAsync(EDIT_SIZE, EDIT_SIZE);
   const token = randomBytes(16).toString('hex'); // 32 characters
   const options: ServerOptions = {
@@ -217,12 +221,12 @@ async function mainAsync(): Promise<boolean> {
   };
   const server = buildApp(options);
   closeServerAsync = () => server.closeAsync();
-  server.attachPipeline(pipeline);
+  server.attachEngine(engine);
   await server.app.listen({ host: options.host, port: options.port });
   const address = server.app.server.address();
   if (address === null || typeof address === 'string') throw new Error(`unexpected listen address ${String(address)}`);
   const port = address.port;
-  console.log(`\n${pipeline.manifest.name} on ws://127.0.0.1:${port}${WEBSOCKET_PATH}; loaded in ${ms(pipeline.bundle.loadMilliseconds)}`);
+  console.log(`\n${engine.model.name} on ws://127.0.0.1:${port}${WEBSOCKET_PATH}, engine ${inThread ? 'in the server thread (--in-thread)' : 'in its own thread'}; loaded in ${ms(engine.loadMilliseconds)}`);
 
   // warm-up: one edit through the whole stack
   const warmRecord: JobRecord = { index: -1, clientId: `warmup-${randomBytes(4).toString('hex')}` };
@@ -260,7 +264,6 @@ async function mainAsync(): Promise<boolean> {
   const ok = report(false);
   closeClients();
   await server.closeAsync();
-  await pipeline.releaseAsync();
   return ok;
 }
 

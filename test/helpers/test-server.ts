@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { MgiePipeline } from '../../companion-server/engine/mgie-pipeline.ts';
 import { decodeBinaryFrame, encodeBinaryFrame, type SubmitHeader } from '../../companion-server/protocol/messages.ts';
 import { buildApp, type MgieApp } from '../../companion-server/server/build-app.ts';
+import type { EditEngine } from '../../companion-server/server/edit-engine.ts';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../../companion-server/server/server-options.ts';
 import { tinyBundleDirAsync } from './tiny-bundle.ts';
 
@@ -24,9 +25,11 @@ export interface TestServer {
   wsUrl: string;
 }
 
-export async function startTestServerAsync(t: TestContext, overrides: Partial<ServerOptions> = {}, options: { attach?: boolean } = {}): Promise<TestServer> {
+export async function startTestServerAsync(t: TestContext, overrides: Partial<ServerOptions> = {}, options: { attach?: boolean; engine?: EditEngine } = {}): Promise<TestServer> {
   const server = buildApp({ ...DEFAULT_SERVER_OPTIONS, port: 0, token: TEST_TOKEN, shutdownGraceMs: 2000, ...overrides });
-  if (options.attach !== false) server.attachPipeline(await tinyPipelineAsync());
+  // `engine`: e.g. the models in their own thread, as `mgie serve` runs them; else the shared in-thread pipeline.
+  if (options.engine) server.attachEngine(options.engine);
+  else if (options.attach !== false) server.attachPipeline(await tinyPipelineAsync());
   await server.app.listen({ host: '127.0.0.1', port: overrides.port ?? 0 });
   t.after(() => server.closeAsync().catch(() => undefined));
   const { port } = server.app.server.address() as AddressInfo;

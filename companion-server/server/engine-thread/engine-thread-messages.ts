@@ -14,7 +14,7 @@ export interface EngineThreadSettings {
 }
 
 export type ToEngineThread =
-  | { type: 'run'; id: number; job: Omit<EditJobInput, 'streamEvents'> & { streamEvents: boolean }; previewIntervalMs: number }
+  | { type: 'run'; id: number; job: EditJobInput; previewIntervalMs: number }
   | { type: 'cancel'; id: number }
   | { type: 'close' };
 

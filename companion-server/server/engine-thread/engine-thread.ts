@@ -15,8 +15,12 @@ import type { EditJobContext, EditJobInput, FinishedEdit } from '../run-edit-job
 import type { EngineThreadSettings, FromEngineThread, SerializedError, ToEngineThread } from './engine-thread-messages.ts';
 
 const ENTRY = new URL('./engine-thread-entry.js', import.meta.url);
-/** How long close waits for running jobs to see their cancellation and the models to be released. */
-const CLOSE_TIMEOUT_MS = 10_000;
+/**
+ * How long close waits for the running model run to end, the jobs to see their cancellation and the
+ * models to be released. Never worker.terminate(): stopping a thread inside a native call (ONNX Runtime,
+ * sharp) aborts the whole process. After this the thread is unref'd so that it cannot keep the process up.
+ */
+const CLOSE_TIMEOUT_MS = 30_000;
 
 interface RunningJob {
   context: EditJobContext;
@@ -65,9 +69,9 @@ export class EngineThread implements EditEngine {
     const promise = new Promise<FinishedEdit>((resolve, reject) => this.jobs.set(id, { context, resolve, reject }));
     const onAbort = (): void => this.post({ type: 'cancel', id });
     context.signal.addEventListener('abort', onAbort, { once: true });
-    // The image is cloned, not transferred: the caller may still hold it (the result cache's key, a retry).
-    this.post({ type: 'run', id, job, previewIntervalMs: context.previewIntervalMs }, worker);
     try {
+      // The image is cloned, not transferred: the caller may still hold it (the result cache's key, a retry).
+      this.post({ type: 'run', id, job: clonableInput(job), previewIntervalMs: context.previewIntervalMs }, worker);
       return await promise;
     } finally {
       context.signal.removeEventListener('abort', onAbort);
@@ -82,7 +86,8 @@ export class EngineThread implements EditEngine {
     if (worker === null) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ type: 'close' } satisfies ToEngineThread);
-    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+    const timer = setTimeout(() => worker.unref(), CLOSE_TIMEOUT_MS);
+    timer.unref();
     await exited;
     clearTimeout(timer);
   }
@@ -148,6 +153,12 @@ async function spawnAsync(settings: EngineThreadSettings): Promise<{ worker: Wor
   } finally {
     worker.off('message', onMessage).off('error', onError).off('exit', onExit);
   }
+}
+
+/** Only the job's input: callers pass their own job records (with spool handles and functions) that cannot be cloned. */
+function clonableInput(job: EditJobInput): EditJobInput {
+  const { jobId, clientJobId, instruction, image, mask, parameters, extras, previews, streamEvents } = job;
+  return { jobId, clientJobId, instruction, image, mask, parameters, extras, previews, streamEvents };
 }
 
 function deserialize(error: SerializedError): Error {

@@ -1,5 +1,5 @@
 // A scale-out worker (`mgie worker --queue redis://...`): takes edits from BullMQ one at a time, runs
-// them on its pipeline with the same code as `mgie serve` (runEditJobAsync), and sends everything the
+// them on its engine with the same code as `mgie serve` (runEditJobAsync, in the engine thread), and sends everything the
 // job's owner should see through Redis to the fronts. One per GPU.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -7,11 +7,10 @@ import { type ConnectionOptions, type Job, Worker } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { isMgieError, MgieError } from '../../engine/errors.ts';
-import type { MgiePipeline } from '../../engine/mgie-pipeline.ts';
 import { decodeBinaryFrame, encodeBinaryFrame, type ResultHeader, type ServerMessage } from '../../protocol/messages.ts';
-import { servedModelOf } from '../edit-backend.ts';
+import type { EditEngine } from '../edit-engine.ts';
 import { ResultCache } from '../result-cache.ts';
-import { type FinishedEdit, type Outgoing, runEditJobAsync } from '../run-edit-job.ts';
+import type { FinishedEdit, Outgoing } from '../run-edit-job.ts';
 import type { ServerOptions } from '../server-options.ts';
 import type { EditJobData, ScaleOutSettings } from './edit-job-data.ts';
 import { QueueStore, type WorkerRegistration } from './queue-store.ts';
@@ -40,7 +39,7 @@ export class EditWorker {
   private afterResult: (() => Promise<unknown>) | undefined;
 
   constructor(
-    private readonly pipeline: MgiePipeline,
+    private readonly engine: EditEngine,
     private readonly options: EditWorkerOptions,
   ) {
     const { settings, log } = options;
@@ -54,8 +53,8 @@ export class EditWorker {
       if (channel === this.store.keys.cancel) this.running.get(jobId)?.abort(new MgieError('MGIE_ERR_CANCELLED', 'The job was cancelled by its owner.'));
     });
     void this.subscriber.subscribe(this.store.keys.cancel).catch((error) => log.warn({ err: error.message }, 'cannot subscribe to cancellations yet'));
-    const model = servedModelOf(pipeline);
-    this.registration = { id: this.id, host: hostname(), pid: process.pid, model, diffusion: pipeline.manifest.diffusion, startedAt: Date.now(), heartbeatAt: Date.now(), jobs: { succeeded: 0, failed: 0, cancelled: 0 }, runSeconds: 0, currentJobId: null };
+    const { model } = engine;
+    this.registration = { id: this.id, host: hostname(), pid: process.pid, model, diffusion: engine.checks.manifest.diffusion, startedAt: Date.now(), heartbeatAt: Date.now(), jobs: { succeeded: 0, failed: 0, cancelled: 0 }, runSeconds: 0, currentJobId: null };
     this.worker = new Worker<EditJobData>(this.store.keys.queueName, (job) => this.processAsync(job), {
       connection: { ...options.redis } as ConnectionOptions,
       prefix: settings.prefix,
@@ -158,9 +157,9 @@ export class EditWorker {
     const image = await this.store.getBlobAsync(this.store.keys.image(jobId));
     if (!image) throw new MgieError('MGIE_ERR_NOT_FOUND', 'The uploaded image is no longer in the queue (it expired, or Redis lost it in a restart); submit the edit again.');
     // The front checked what needs no model; the rest (defaults, sizes) needs the bundle.
-    const parameters = this.pipeline.resolveParameters(data.parameters ?? {});
-    const instruction = this.pipeline.checkInstruction(data.instruction);
-    const cacheKey = settings.cacheBudgetBytes > 0 ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.pipeline.manifest.name }) : '';
+    const parameters = this.engine.checks.resolveParameters(data.parameters ?? {});
+    const instruction = this.engine.checks.checkInstruction(data.instruction);
+    const cacheKey = settings.cacheBudgetBytes > 0 ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.engine.checks.manifest.name }) : '';
     if (cacheKey) {
       const cached = await this.store.getBlobAsync(this.store.keys.cached(cacheKey));
       if (cached) {
@@ -169,7 +168,7 @@ export class EditWorker {
       }
     }
     const job = { jobId, clientJobId: data.clientJobId, instruction, image, parameters, previews: data.previews, streamEvents: data.streamEvents };
-    const finished = await runEditJobAsync(this.pipeline, job, { signal, send: (outgoing) => void this.publishAsync(data, outgoing).catch(() => undefined), previewIntervalMs: server.previewIntervalMs });
+    const finished = await this.engine.runJobAsync(job, { signal, send: (outgoing) => void this.publishAsync(data, outgoing).catch(() => undefined), previewIntervalMs: server.previewIntervalMs });
     // Cached after the owner's result is on its way (off the critical path).
     if (cacheKey) this.afterResult = () => this.store.putBlobAsync('cache', this.store.keys.cached(cacheKey), encodeBinaryFrame(finished.header, finished.png), settings.cacheTtlMs, settings.cacheBudgetBytes, 'evict');
     return finished;

@@ -1,0 +1,36 @@
+// Next to the Edit button: how many variations to make, and, when shapes over the layer limit the edit,
+// which ones ("only under Circle").
+import { SegmentedControl } from '@create-figma-plugin/ui';
+import { h } from 'preact';
+import type { SelectionItem } from '../../plugin/types.ts';
+import styles from './designer-features.css';
+
+/** The strip shows four at the 360 px window; the server would take up to MAX_WIRE_VARIATIONS. */
+export const MAX_UI_VARIATIONS = 4;
+
+export function VariationsControl(props: { value: number; onChange(value: number): void; chained: boolean }) {
+  const options = Array.from({ length: MAX_UI_VARIATIONS }, (_, index) => ({ value: String(index + 1) }));
+  return (
+    <div class={styles.options} data-testid="variations-control" title={props.chained ? 'Variations are for one edit, not a chain: remove the "Then…" steps to make several.' : 'How many versions to make and pick from before placing'}>
+      <span class={styles.optionLabel}>Variations</span>
+      <SegmentedControl options={options} value={props.chained ? '1' : String(props.value)} disabled={props.chained} onValueChange={(value) => props.onChange(Number(value))} />
+    </div>
+  );
+}
+
+export function RegionNote(props: { items: SelectionItem[] }) {
+  const names = [...new Set(props.items.flatMap((item) => item.regionShapeNames ?? []))];
+  if (names.length === 0) return null;
+  return (
+    <div class={styles.region} data-testid="region-note">
+      Only under {formatNames(names)}: the rest of the layer is kept.
+    </div>
+  );
+}
+
+function formatNames(names: string[]): string {
+  const quoted = names.map((name) => `“${name}”`);
+  if (quoted.length <= 1) return quoted.join('');
+  if (quoted.length <= 3) return `${quoted.slice(0, -1).join(', ')} and ${quoted.at(-1)}`;
+  return `${quoted.slice(0, 2).join(', ')} and ${quoted.length - 2} more shapes`;
+}

@@ -1,6 +1,5 @@
 // Next to the Edit button: how many variations to make, and, when shapes over the layer limit the edit,
 // which ones ("only under Circle").
-import { SegmentedControl } from '@create-figma-plugin/ui';
 import { h } from 'preact';
 import type { SelectionItem } from '../../plugin/types.ts';
 import styles from './designer-features.css';
@@ -8,12 +7,29 @@ import styles from './designer-features.css';
 /** The strip shows four at the 360 px window; the server would take up to MAX_WIRE_VARIATIONS. */
 export const MAX_UI_VARIATIONS = 4;
 
+/** A native select: one tab stop between the instruction and Edit, and the keyboard works as everywhere. */
 export function VariationsControl(props: { value: number; onChange(value: number): void; chained: boolean }) {
-  const options = Array.from({ length: MAX_UI_VARIATIONS }, (_, index) => ({ value: String(index + 1) }));
+  const title = props.chained ? 'Variations are for one edit, not a chain: remove the "Then…" steps to make several.' : 'How many versions to make, to pick from before placing';
   return (
-    <div class={styles.options} data-testid="variations-control" title={props.chained ? 'Variations are for one edit, not a chain: remove the "Then…" steps to make several.' : 'How many versions to make and pick from before placing'}>
-      <span class={styles.optionLabel}>Variations</span>
-      <SegmentedControl options={options} value={props.chained ? '1' : String(props.value)} disabled={props.chained} onValueChange={(value) => props.onChange(Number(value))} />
+    <div class={styles.options}>
+      <label class={styles.optionLabel} for="variations">
+        Variations
+      </label>
+      <select
+        id="variations"
+        class={styles.select}
+        data-testid="variations"
+        title={title}
+        value={props.chained ? '1' : String(props.value)}
+        disabled={props.chained}
+        onChange={(event) => props.onChange(Number(event.currentTarget.value))}
+      >
+        {Array.from({ length: MAX_UI_VARIATIONS }, (_, index) => (
+          <option key={index} value={String(index + 1)}>
+            {index === 0 ? '1 (place it)' : `${index + 1} to pick from`}
+          </option>
+        ))}
+      </select>
     </div>
   );
 }

@@ -98,11 +98,13 @@ export function ExpressiveBlock(props: { job: EditJob; onRunAgain?(text: string)
  * selected text, and when that is refused too the text stays selected and the designer is told to copy it.
  */
 async function copyTextAsync(text: string, element: HTMLElement | null): Promise<string> {
-  try {
-    await navigator.clipboard.writeText(text);
-    return 'Copied';
-  } catch {
-    // refused (permissions policy or no focus): fall through
+  if (clipboardAllowed()) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return 'Copied';
+    } catch {
+      // refused (no focus, no permission): fall through
+    }
   }
   if (element === null) return 'Could not copy: select the text and copy it.';
   const selection = window.getSelection();
@@ -119,4 +121,11 @@ async function copyTextAsync(text: string, element: HTMLElement | null): Promise
   if (copied) return 'Copied';
   const keys = navigator.platform.startsWith('Mac') ? '⌘C' : 'Ctrl+C';
   return `The text is selected: press ${keys} to copy it.`;
+}
+
+/** Asking a document whose permissions policy blocks the Clipboard API logs a violation: ask the policy first where it can be asked. */
+function clipboardAllowed(): boolean {
+  if (navigator.clipboard === undefined) return false;
+  const policy = (document as Document & { featurePolicy?: { allowsFeature(feature: string): boolean } }).featurePolicy;
+  return policy === undefined || policy.allowsFeature('clipboard-write');
 }

@@ -50,7 +50,9 @@ async function openAsync(t: TestContext, settings: Partial<PluginSettings> = {},
 }
 
 /** The state in Figma's light and dark themes: Figma swaps the theme class on the document as the designer switches. */
-async function screenshotThemesAsync(ui: PluginUi, state: string): Promise<void> {
+async function screenshotThemesAsync(ui: PluginUi, state: string, scrollTo?: string): Promise<void> {
+  // the window is 600 px tall: bring the part the state is about into view, as the designer would scroll
+  if (scrollTo !== undefined) await ui.frame.locator(scrollTo).first().evaluate((element) => element.scrollIntoView({ block: 'end' }));
   await ui.screenshotAsync(`${SCREENSHOTS}/${state}-light.png`);
   await ui.frame.evaluate(() => document.body.classList.replace('figma-light', 'figma-dark'));
   await ui.screenshotAsync(`${SCREENSHOTS}/${state}-dark.png`);
@@ -84,14 +86,14 @@ test('Edit what MGIE understood, "Run again with this": same layer, instruction 
   // Copy works or, where the sandbox refuses the clipboard, says how (the text is then selected)
   await block.locator('[data-testid=copy-expressive]').click();
   await block.locator('[data-testid=copy-status]', { hasText: /Copied|press (⌘C|Ctrl\+C)/ }).waitFor();
-  await screenshotThemesAsync(ui, 'expressive');
+  await screenshotThemesAsync(ui, 'expressive', '[data-testid=history-item] [data-testid=expressive-block]');
 
   await block.locator('[data-testid=edit-expressive]').click();
   const editor = frame.locator('[data-testid=expressive-edit]');
   assert.equal(await editor.inputValue(), first.provenance.expressiveInstruction);
   const wording = 'Snow covers the roofs and the trees, and the sky is pale grey.';
   await editor.fill(wording);
-  await screenshotThemesAsync(ui, 'expressive-edit');
+  await screenshotThemesAsync(ui, 'expressive-edit', '[data-testid=run-again]');
   await frame.locator('[data-testid=run-again]').click();
 
   await waitUntilAsync(() => main.placed.length === 2, 'the re-run is placed');
@@ -107,7 +109,7 @@ test('Edit what MGIE understood, "Run again with this": same layer, instruction 
   const newest = frame.locator('[data-testid=history-item]').first();
   await newest.locator('[data-testid=expressive-block][data-source=given]', { hasText: 'Your wording' }).waitFor();
   assert.equal(await newest.locator('[data-testid=expressive]').innerText(), wording);
-  await screenshotThemesAsync(ui, 'your-wording');
+  await screenshotThemesAsync(ui, 'your-wording', '[data-testid=history-item] [data-source=given]');
   assert.deepEqual(ui.consoleErrors, []);
 });
 
@@ -123,12 +125,12 @@ test('Variations 3: a strip of three to pick from, nothing placed until "Place t
   // give a wrongly automatic placement time to show up: there must be none
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.equal(main.placed.length, 0, 'variations wait for the designer');
-  await screenshotThemesAsync(ui, 'variations');
+  await screenshotThemesAsync(ui, 'variations', '[data-testid=variation-strip]');
 
   await frame.locator('[data-testid=variation][data-variation="2"]').click();
   assert.equal(await frame.locator('[data-testid=variation][data-variation="2"]').getAttribute('aria-selected'), 'true');
   await frame.locator('[data-testid=variation-large][alt="Variation 2, large"]').waitFor();
-  await screenshotThemesAsync(ui, 'variation-picked');
+  await screenshotThemesAsync(ui, 'variation-picked', '[data-testid=place-variation]');
   await frame.locator('[data-testid=place-variation]').click();
   await waitUntilAsync(() => main.placed.length === 1, 'the picked variation is placed');
   const { provenance } = main.placed[0];
@@ -154,7 +156,7 @@ test('"Then…": a 2-step chain shows both steps with their pictures and wording
   await frame.locator('[data-testid=chain-line]').press('Enter');
   await frame.locator('[data-testid=job] [data-testid=chain-step][data-step="2"]').waitFor();
   await frame.locator('[data-testid=job] [data-testid=chain-step][data-step="1"][data-done=true]').waitFor({ timeout: 30_000 });
-  await screenshotThemesAsync(ui, 'chain-running');
+  await screenshotThemesAsync(ui, 'chain-running', '[data-testid=job] [data-testid=chain-steps]');
   await frame.locator('[data-testid=history-item][data-phase=done]').waitFor({ timeout: 30_000 });
   assert.deepEqual([submits[0].header.instruction, submits[0].header.chain, submits[0].header.variations], ['add snow', ['make it night'], undefined]);
   const steps = frame.locator('[data-testid=history-item] [data-testid=chain-step]');
@@ -165,7 +167,7 @@ test('"Then…": a 2-step chain shows both steps with their pictures and wording
     assert.match(await step.innerText(), new RegExp(`${index + 1}\\. ${instruction}[\\s\\S]*MGIE understood: \\S`));
     assert.equal(await step.locator('img').count(), 1, `step ${index + 1} shows its picture`);
   }
-  await screenshotThemesAsync(ui, 'chain-done');
+  await screenshotThemesAsync(ui, 'chain-done', '[data-testid=history-item] [data-testid=chain-steps]');
   await waitUntilAsync(() => main.placed.length === 1, 'the final result is placed');
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(main.placed.length, 1, "chainPlacement 'final': only the last step");
@@ -197,4 +199,21 @@ test('Regions: "only under" the shapes, the mask sent fitted to the image\'s siz
   await waitUntilAsync(() => main.placed.length === 2, 'the unmasked edit is placed');
   assert.equal(submits[1].mask, undefined);
   assert.equal(main.placed[1].provenance.masked, false);
+});
+
+test("chainPlacement 'every-step': each step's result is placed, in order, each saying which step it is", { skip }, async (t) => {
+  const { ui, main, frame } = await openAsync(t, { chainPlacement: 'every-step' });
+  await main.selectAsync([HERO]);
+  await frame.locator('#instruction').fill('add snow');
+  await frame.locator('[data-testid=add-chain-step]').click();
+  await frame.locator('[data-testid=chain-line]').fill('make it night');
+  await frame.locator('[data-testid=add-chain-step]').click();
+  await frame.locator('[data-testid=chain-line]').nth(1).fill('   '); // an empty "Then…" line is left out
+  await frame.locator('[data-testid=submit]').click();
+  await waitUntilAsync(() => main.placed.length === 2, 'both steps are placed');
+  assert.deepEqual(main.placed.map((request) => [request.provenance.chainStep, request.provenance.expressiveInstruction.length > 0]), [[1, true], [2, true]]);
+  assert.deepEqual(main.placed[1].provenance.chain, ['add snow', 'make it night']);
+  assert.equal(main.placed[0].provenance.seed, main.placed[1].provenance.seed, 'a chain uses one seed for every step');
+  await frame.locator('[data-testid=history-item][data-phase=done]').waitFor();
+  assert.deepEqual(ui.consoleErrors, []);
 });

@@ -21,7 +21,9 @@ export function ChainSteps(props: { job: EditJob }) {
                 {step}. {state?.instruction ?? instruction}
               </div>
               {state?.expressiveInstruction ? (
-                <div class={styles.stepExpressive}>MGIE understood: {state.expressiveInstruction}</div>
+                <div class={styles.stepExpressive} title={state.expressiveInstruction}>
+                  MGIE understood: {state.expressiveInstruction}
+                </div>
               ) : running ? (
                 <div class={styles.stepExpressive}>Running…</div>
               ) : null}

@@ -17,12 +17,12 @@ export function ExpressiveBlock(props: { job: EditJob; onRunAgain?(text: string)
   const [editing, setEditing] = useState<string | null>(null);
   const [copyStatus, setCopyStatus] = useState<string | undefined>();
   const textRef = useRef<HTMLDivElement>(null);
-  if (text === undefined || text === '') return null;
+  // A chain's steps each have their own text, shown with its step (ChainSteps).
+  if (text === undefined || text === '' || job.chain !== undefined) return null;
 
   const source = representativeResult(job)?.header.expressiveInstructionSource ?? (job.givenExpressiveInstruction !== undefined ? 'given' : 'model');
   const label = source === 'given' ? 'Your wording' : 'MGIE understood this as';
-  // A chain's steps each have their own text, and the server takes a given text for one edit only.
-  const canEdit = props.onRunAgain !== undefined && job.chain === undefined && representativeResult(job) !== undefined;
+  const canEdit = props.onRunAgain !== undefined && representativeResult(job) !== undefined;
   const long = text.length > FOLD_CHARACTERS;
 
   async function copyAsync() {
@@ -58,7 +58,11 @@ export function ExpressiveBlock(props: { job: EditJob; onRunAgain?(text: string)
             Cancel
           </Button>
         </div>
-        <div class={styles.status}>Same layer, instruction, settings and seed: only the wording changes.</div>
+        <div class={styles.status}>
+          Same layer, instruction, settings and seed: only the wording changes.
+          {/* A re-run exports the layer by itself: the shapes selected over it are not part of it. */}
+          {job.maskSent ? ' The whole layer is edited this time, not only under the shapes.' : ''}
+        </div>
       </div>
     );
   }

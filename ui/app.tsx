@@ -5,7 +5,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ShowUiData } from '../plugin/types.ts';
 import { Header } from './components/connection-indicator.tsx';
 import { ChainEditor } from './components/chain-editor.tsx';
-import { RegionNote, VariationsControl } from './components/edit-options.tsx';
+import { ChainPlacementControl, RegionNote, VariationsControl } from './components/edit-options.tsx';
 import { HistoryList } from './components/history-list.tsx';
 import { InstructionField } from './components/instruction-field.tsx';
 import { JobCard } from './components/job-card.tsx';
@@ -32,6 +32,7 @@ export function App(props: Partial<ShowUiData>) {
   const [chain, setChain] = useState<string[]>([]);
   const [variations, setVariations] = useState(1);
   const submit = () => session.submit(instruction, { variations, chain });
+  const chained = chain.some((line) => line.trim() !== '');
   const [settingsOpen, setSettingsOpen] = useState(false);
 
   const active = state.jobs.filter(isActive);
@@ -104,7 +105,8 @@ export function App(props: Partial<ShowUiData>) {
               submitLabel={count > 1 ? `Edit ${count} layers` : 'Edit'}
             >
               <ChainEditor steps={chain} onChange={setChain} onSubmit={submit} />
-              <VariationsControl value={variations} onChange={setVariations} chained={chain.some((line) => line.trim() !== '')} />
+              <VariationsControl value={variations} onChange={setVariations} chained={chained} />
+              {chained ? <ChainPlacementControl value={state.settings.chainPlacement} onChange={(chainPlacement) => session.updateSettings({ chainPlacement })} /> : null}
               <RegionNote items={state.selection.items} />
             </InstructionField>
             {active.length > 0 ? <VerticalSpace space="medium" /> : null}

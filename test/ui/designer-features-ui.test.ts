@@ -146,7 +146,7 @@ test('Variations 3: a strip of three to pick from, nothing placed until "Place t
 });
 
 test('"Then…": a 2-step chain shows both steps with their pictures and wording, and places the final result', { skip }, async (t) => {
-  const { ui, main, submits, frame } = await openAsync(t, { parameters: { ...QUICK, steps: 40 } });
+  const { ui, main, submits, frame } = await openAsync(t, { parameters: { ...QUICK, steps: 150 } });
   await main.selectAsync([HERO]);
   await frame.locator('#instruction').fill('add snow');
   await frame.locator('[data-testid=add-chain-step]').click();
@@ -201,12 +201,17 @@ test('Regions: "only under" the shapes, the mask sent fitted to the image\'s siz
   assert.equal(main.placed[1].provenance.masked, false);
 });
 
-test("chainPlacement 'every-step': each step's result is placed, in order, each saying which step it is", { skip }, async (t) => {
-  const { ui, main, frame } = await openAsync(t, { chainPlacement: 'every-step' });
+test("Place every step (settings.chainPlacement 'every-step'): each step's result is placed, in order, each saying which step it is", { skip }, async (t) => {
+  const { ui, main, frame } = await openAsync(t);
   await main.selectAsync([HERO]);
   await frame.locator('#instruction').fill('add snow');
+  assert.equal(await frame.locator('[data-testid=chain-placement]').count(), 0, 'asked only when there is a chain');
   await frame.locator('[data-testid=add-chain-step]').click();
   await frame.locator('[data-testid=chain-line]').fill('make it night');
+  assert.equal(await frame.locator('[data-testid=chain-placement]').inputValue(), 'final');
+  await frame.locator('[data-testid=chain-placement]').selectOption('every-step');
+  const saved = await ui.waitForMessageFromUiAsync('SAVE_SETTINGS');
+  assert.equal((saved.args[0] as PluginSettings).chainPlacement, 'every-step', 'remembered for next time');
   await frame.locator('[data-testid=add-chain-step]').click();
   await frame.locator('[data-testid=chain-line]').nth(1).fill('   '); // an empty "Then…" line is left out
   await frame.locator('[data-testid=submit]').click();

@@ -1,7 +1,7 @@
 // Next to the Edit button: how many variations to make, and, when shapes over the layer limit the edit,
 // which ones ("only under Circle").
 import { h } from 'preact';
-import type { SelectionItem } from '../../plugin/types.ts';
+import type { ChainPlacement, SelectionItem } from '../../plugin/types.ts';
 import styles from './designer-features.css';
 
 /** The strip shows four at the 360 px window; the server would take up to MAX_WIRE_VARIATIONS. */
@@ -29,6 +29,27 @@ export function VariationsControl(props: { value: number; onChange(value: number
             {index === 0 ? '1 (place it)' : `${index + 1} to pick from`}
           </option>
         ))}
+      </select>
+    </div>
+  );
+}
+
+/** Shown while the instruction has "Then…" steps: place only the chain's result, or every step's (settings.chainPlacement). */
+export function ChainPlacementControl(props: { value: ChainPlacement; onChange(value: ChainPlacement): void }) {
+  return (
+    <div class={styles.options}>
+      <label class={styles.optionLabel} for="chain-placement">
+        Place
+      </label>
+      <select
+        id="chain-placement"
+        class={styles.select}
+        data-testid="chain-placement"
+        value={props.value}
+        onChange={(event) => props.onChange(event.currentTarget.value === 'every-step' ? 'every-step' : 'final')}
+      >
+        <option value="final">the final result</option>
+        <option value="every-step">every step, side by side</option>
       </select>
     </div>
   );

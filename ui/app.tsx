@@ -4,6 +4,8 @@ import { Fragment, h } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ShowUiData } from '../plugin/types.ts';
 import { Header } from './components/connection-indicator.tsx';
+import { ChainEditor } from './components/chain-editor.tsx';
+import { ChainPlacementControl, RegionNote, VariationsControl } from './components/edit-options.tsx';
 import { HistoryList } from './components/history-list.tsx';
 import { InstructionField } from './components/instruction-field.tsx';
 import { JobCard } from './components/job-card.tsx';
@@ -27,6 +29,10 @@ export function App(props: Partial<ShowUiData>) {
     };
   }, [session]);
   const [instruction, setInstruction] = useState('');
+  const [chain, setChain] = useState<string[]>([]);
+  const [variations, setVariations] = useState(1);
+  const submit = () => session.submit(instruction, { variations, chain });
+  const chained = chain.some((line) => line.trim() !== '');
   const [settingsOpen, setSettingsOpen] = useState(false);
 
   const active = state.jobs.filter(isActive);
@@ -92,12 +98,17 @@ export function App(props: Partial<ShowUiData>) {
             <InstructionField
               value={instruction}
               onInput={setInstruction}
-              onSubmit={() => session.submit(instruction)}
+              onSubmit={submit}
               recent={state.settings.recentInstructions}
               busy={state.exporting}
               disabled={!connected}
               submitLabel={count > 1 ? `Edit ${count} layers` : 'Edit'}
-            />
+            >
+              <ChainEditor steps={chain} onChange={setChain} onSubmit={submit} />
+              <VariationsControl value={variations} onChange={setVariations} chained={chained} />
+              {chained ? <ChainPlacementControl value={state.settings.chainPlacement} onChange={(chainPlacement) => session.updateSettings({ chainPlacement })} /> : null}
+              <RegionNote items={state.selection.items} />
+            </InstructionField>
             {active.length > 0 ? <VerticalSpace space="medium" /> : null}
             {active.map((job) => (
               <Fragment key={job.clientJobId}>
@@ -114,7 +125,12 @@ export function App(props: Partial<ShowUiData>) {
               onPlacement={(placement) => session.updateSettings({ placement })}
             />
             {finished.length > 0 ? <VerticalSpace space="medium" /> : null}
-            <HistoryList jobs={finished} onReuse={setInstruction} />
+            <HistoryList
+              jobs={finished}
+              onReuse={setInstruction}
+              onRunAgain={(job, text) => session.runAgainWithExpressive(job.clientJobId, text)}
+              onPlaceVariation={(job, variation) => session.placeVariation(job.clientJobId, variation)}
+            />
           </Fragment>
         )}
       </div>

@@ -22,12 +22,14 @@ import type {
   SelectionDescription,
 } from '../plugin/types.ts';
 import { MAX_IMAGE_SIDE, MAX_RECENT_INSTRUCTIONS } from '../plugin/types.ts';
+import { MAX_WIRE_CHAIN_STEPS, MAX_WIRE_VARIATIONS } from '../companion-server/protocol/messages.ts';
 import { CompanionConnection, type ConnectionStatus } from './connection/companion-connection.ts';
 import { type ProbeResult, probeServerAsync } from './connection/probe-server-async.ts';
 import { parseServerAddress, type ServerAddress } from './connection/server-address.ts';
 import { adviseOnConnection, checkInstruction, describeServerError } from './describe-problem.ts';
-import { chooseExportSide, fitImageAsync } from './image/fit-image-async.ts';
-import { applyServerMessage, type EditJob, isActive } from './jobs/edit-job.ts';
+import { chooseExportSide, fitImageAsync, resizeImageAsync } from './image/fit-image-async.ts';
+import { applyServerMessage, attachResult, type EditJob, isActive, type JobResult, representativeResult, resultsToPlace } from './jobs/edit-job.ts';
+import { provenanceOf } from './jobs/result-provenance.ts';
 import type { PastTimings } from './jobs/estimate-progress.ts';
 import { toWireParameters } from './to-wire-parameters.ts';
 
@@ -48,13 +50,32 @@ export interface UiState {
   pastTimings?: PastTimings;
 }
 
+/** What the designer asked for, kept while main exports the layers; each exported layer becomes a job of it. */
+interface PendingEdit {
+  instruction: string;
+  parameters: WireEditParameters;
+  /** "Run again with this": the designer's own expressive instruction. */
+  expressiveInstruction?: string;
+  /** 2..MAX_WIRE_VARIATIONS; absent for one result. */
+  variations?: number;
+  /** The further instructions after `instruction` ("Then…"). */
+  chain?: string[];
+}
+
+/** Extras of a submit from the instruction field (protocol 2; the server refuses a chain with variations). */
+export interface SubmitExtras {
+  variations?: number;
+  /** "Then…" lines: each edits the previous step's result. Empty lines are left out. */
+  chain?: string[];
+}
+
 /** After a reconnect the server re-announces the jobs it still has; the others were lost with it. */
 const RESUME_GRACE_MS = 3000;
 
 export class EditSession {
   private stateValue: UiState;
   private connection: CompanionConnection | null = null;
-  private readonly pendingExports = new Map<string, { instruction: string; parameters: WireEditParameters }>();
+  private readonly pendingExports = new Map<string, PendingEdit>();
   private readonly listeners = new Set<() => void>();
   private seenSinceReconnect: Set<string> | null = null;
   private everConnected = false;
@@ -195,49 +216,61 @@ export class EditSession {
       this.updateJob(job.clientJobId, { preview: { url, step: header.step, steps: header.steps } });
       return;
     }
-    void this.placeResultAsync(job, header, payload.slice());
+    this.onResult(job, header, payload.slice());
   }
 
-  private async placeResultAsync(job: EditJob, header: ResultHeader, png: Uint8Array): Promise<void> {
-    if (job.result) return; // delivered again after a reconnect
+  /**
+   * A result arrived: a job with variations or a chain gets several, and is finished with the last one.
+   * A finished job places what it places by itself (resultsToPlace); variations wait for the designer.
+   */
+  private onResult(job: EditJob, header: ResultHeader, png: Uint8Array): void {
     const url = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+    const attached = attachResult(job, { header, url, png, parameters: header.parameters });
+    if (attached.duplicate) {
+      URL.revokeObjectURL(url); // delivered again after a reconnect
+      return;
+    }
+    if (!attached.finished) {
+      this.updateJob(job.clientJobId, attached.job);
+      return;
+    }
     if (job.preview) URL.revokeObjectURL(job.preview.url);
-    this.updateJob(job.clientJobId, {
-      jobId: header.jobId,
-      phase: 'placing',
-      preview: undefined,
-      expressiveInstruction: header.expressiveInstruction,
-      result: { header, url, png, parameters: header.parameters },
-      finishedAt: Date.now(),
-    });
+    const finished: EditJob = { ...attached.job, preview: undefined, finishedAt: Date.now() };
+    const toPlace = resultsToPlace(finished, this.stateValue.settings.chainPlacement);
+    this.updateJob(job.clientJobId, { ...finished, phase: toPlace.length > 0 ? 'placing' : 'done' });
     if (!header.cached) this.update({ pastTimings: { timings: header.timings, steps: header.parameters.steps } });
-    try {
-      // The server returns the exported size (at most 4096 already); fit anyway: Figma throws above it.
-      const fitted = await fitImageAsync({ png, width: header.width, height: header.height }, { maxSide: MAX_IMAGE_SIDE });
-      const provenance: Provenance = {
-        instruction: header.instruction,
-        expressiveInstruction: header.expressiveInstruction,
-        seed: header.parameters.seed,
-        parameters: header.parameters,
-        model: header.model,
-        sourceNodeId: job.sourceNodeId,
-        createdAt: new Date().toISOString(),
-      };
-      emit<PlaceResultHandler>('PLACE_RESULT', { jobId: header.jobId, ...fitted, provenance, placement: this.stateValue.settings.placement });
-    } catch (error) {
-      this.updateJob(job.clientJobId, { phase: 'done', error: `Not placed: ${error instanceof Error ? error.message : String(error)}` });
+    void this.placeResultsAsync(finished, toPlace);
+  }
+
+  /** Hands results to main in order (a chain's every step lands beside the previous). */
+  private async placeResultsAsync(job: EditJob, results: JobResult[]): Promise<void> {
+    for (const result of results) {
+      const { header, png } = result;
+      try {
+        // The server returns the exported size (at most 4096 already); fit anyway: Figma throws above it.
+        const fitted = await fitImageAsync({ png, width: header.width, height: header.height }, { maxSide: MAX_IMAGE_SIDE });
+        const provenance: Provenance = provenanceOf(job, result);
+        const { placement, afterPlacing } = this.stateValue.settings;
+        emit<PlaceResultHandler>('PLACE_RESULT', { jobId: header.jobId, ...fitted, provenance, placement, afterPlacing });
+      } catch (error) {
+        this.updateJob(job.clientJobId, { phase: 'done', error: `Not placed: ${error instanceof Error ? error.message : String(error)}` });
+      }
     }
   }
 
   private onPlaced(jobId: string, change: Partial<EditJob>): void {
     const job = this.stateValue.jobs.find((candidate) => candidate.jobId === jobId);
-    if (job) this.updateJob(job.clientJobId, { ...change, phase: 'done' });
+    if (job === undefined) return;
+    // A picked variation: the strip marks it placed (the designer may place another one too).
+    const picked = change.placedNodeId !== undefined && job.variationResults !== undefined ? job.result?.header.variation : undefined;
+    const placedVariations = picked === undefined ? job.placedVariations : [...new Set([...(job.placedVariations ?? []), picked])];
+    this.updateJob(job.clientJobId, { ...change, placedVariations, phase: 'done' });
   }
 
   // ---- actions --------------------------------------------------------------------------------
 
   /** Edit the selected layers with this instruction. Returns false (and sets a notice) when it cannot. */
-  submit(instruction: string): boolean {
+  submit(instruction: string, extras: SubmitExtras = {}): boolean {
     const state = this.stateValue;
     const hello = state.connection.state === 'connected' ? state.connection.hello : undefined;
     const problem =
@@ -248,10 +281,22 @@ export class EditSession {
       this.showNotice(problem, hello === undefined);
       return false;
     }
+    const chain = (extras.chain ?? []).map(stripLikePython).filter((line) => line !== '').slice(0, MAX_WIRE_CHAIN_STEPS - 1);
+    const chainProblem = chain.map((line, index) => {
+      const lineProblem = checkInstruction(line, hello.limits);
+      return lineProblem === undefined ? undefined : `Step ${index + 2} of the chain: ${lineProblem}`;
+    }).find((line) => line !== undefined);
+    if (chainProblem !== undefined) {
+      this.showNotice(chainProblem, false);
+      return false;
+    }
+    // The server takes variations of one edit only, not of a chain: the chain wins (the control says so).
+    const variations = chain.length === 0 ? Math.min(Math.max(Math.round(extras.variations ?? 1), 1), MAX_WIRE_VARIATIONS) : 1;
     // Trimmed as the server trims (as Python does), so the text remembered is the text edited.
     const text = stripLikePython(instruction);
     const parameters = toWireParameters(state.settings.parameters);
-    this.requestExport(text, parameters, (requestId, maxSide) =>
+    const edit: PendingEdit = { instruction: text, parameters, ...(variations > 1 ? { variations } : {}), ...(chain.length > 0 ? { chain } : {}) };
+    this.requestExport(edit, (requestId, maxSide) =>
       emit<ExportSelectionHandler>('EXPORT_SELECTION', { requestId, maxSide }),
       chooseExportSide(state.selection.items, hello.limits, parameters),
     );
@@ -272,7 +317,7 @@ export class EditSession {
     const parameters: WireEditParameters = { steps, guidanceScale, imageGuidanceScale, size, sizeMode, scheduler: scheduler as WireEditParameters['scheduler'] };
     const { limits } = state.connection.hello;
     const sourceNodeId = selected.provenance.sourceNodeId;
-    this.requestExport(selected.provenance.instruction, parameters, (requestId, maxSide) =>
+    this.requestExport({ instruction: selected.provenance.instruction, parameters }, (requestId, maxSide) =>
       emit<ExportNodeHandler>('EXPORT_NODE', { requestId, nodeId: sourceNodeId, maxSide }),
       // the original's size is not known here: a square is the most a pixel limit can cut its side to
       chooseExportSide([{ width: 1, height: 1 }], limits, parameters),
@@ -280,9 +325,51 @@ export class EditSession {
     return true;
   }
 
-  private requestExport(instruction: string, parameters: WireEditParameters, send: (requestId: string, maxSide: number) => void, maxSide: number): void {
+  /**
+   * "Run again with this": the job's source layer again, with its instruction, parameters and seed, and
+   * the designer's own wording of the expressive instruction instead of MGIE's. Only the text differs,
+   * so the two results show what the wording changes.
+   */
+  runAgainWithExpressive(clientJobId: string, expressiveInstruction: string): boolean {
+    const state = this.stateValue;
+    const job = state.jobs.find((candidate) => candidate.clientJobId === clientJobId);
+    const result = job === undefined ? undefined : representativeResult(job);
+    if (job === undefined || result === undefined) return false;
+    if (state.connection.state !== 'connected') {
+      this.showNotice('Not connected. Wait for the connection, then try again.', true);
+      return false;
+    }
+    const text = stripLikePython(expressiveInstruction);
+    const problem = text === '' ? 'Write what MGIE should do, or press Cancel.' : checkInstruction(text, state.connection.hello.limits);
+    if (problem !== undefined) {
+      this.showNotice(problem, false);
+      return false;
+    }
+    const { steps, guidanceScale, imageGuidanceScale, size, sizeMode, scheduler } = result.parameters;
+    const seed = result.header.seed ?? result.parameters.seed;
+    const parameters: WireEditParameters = { steps, guidanceScale, imageGuidanceScale, size, sizeMode, seed, scheduler: scheduler as WireEditParameters['scheduler'] };
+    const { limits } = state.connection.hello;
+    this.requestExport({ instruction: job.instruction, parameters, expressiveInstruction: text }, (requestId, maxSide) =>
+      emit<ExportNodeHandler>('EXPORT_NODE', { requestId, nodeId: job.sourceNodeId, maxSide }),
+      chooseExportSide([{ width: result.header.width, height: result.header.height }], limits, parameters),
+    );
+    return true;
+  }
+
+  /** Places the picked variation of a finished job (variations never place by themselves). */
+  placeVariation(clientJobId: string, variation: number): boolean {
+    const job = this.stateValue.jobs.find((candidate) => candidate.clientJobId === clientJobId);
+    const result = job?.variationResults?.find((candidate) => candidate.header.variation === variation);
+    if (job === undefined || result === undefined || job.phase === 'placing') return false;
+    const picked: EditJob = { ...job, result, error: undefined };
+    this.updateJob(clientJobId, { result, error: undefined, phase: 'placing' });
+    void this.placeResultsAsync(picked, [result]);
+    return true;
+  }
+
+  private requestExport(edit: PendingEdit, send: (requestId: string, maxSide: number) => void, maxSide: number): void {
     const requestId = randomId();
-    this.pendingExports.set(requestId, { instruction, parameters });
+    this.pendingExports.set(requestId, edit);
     this.showNotice(undefined, false);
     this.update({ exporting: true });
     send(requestId, maxSide);
@@ -298,6 +385,7 @@ export class EditSession {
     }
     const { limits } = this.stateValue.connection.hello;
     for (const item of items) {
+      const regionShapeNames = this.stateValue.selection.items.find((selected) => selected.nodeId === item.nodeId)?.regionShapeNames;
       const job: EditJob = {
         clientJobId: randomId(),
         sourceNodeId: item.nodeId,
@@ -306,11 +394,26 @@ export class EditSession {
         requested: pending.parameters,
         phase: 'queued',
         submittedAt: Date.now(),
+        ...(pending.expressiveInstruction !== undefined ? { givenExpressiveInstruction: pending.expressiveInstruction } : {}),
+        ...(pending.variations !== undefined ? { variations: pending.variations } : {}),
+        ...(pending.chain !== undefined ? { chain: [pending.instruction, ...pending.chain] } : {}),
+        ...(item.mask !== undefined ? { maskSent: true, regionShapeNames } : {}),
       };
       this.update((state) => ({ jobs: [job, ...state.jobs] }));
       try {
         const image = await fitImageAsync(item, { maxSide: limits.maxImageSide, maxBytes: limits.maxImageBytes });
-        const sent = this.connection?.submit({ clientJobId: job.clientJobId, instruction: job.instruction, parameters: job.requested, previews: true }, image.png);
+        // The mask is exported at the layer's size; the server wants it at the image's (or its proportions).
+        const mask = item.mask === undefined ? undefined : (await resizeImageAsync({ png: item.mask, width: item.width, height: item.height }, image.width, image.height)).png;
+        const header = {
+          clientJobId: job.clientJobId,
+          instruction: job.instruction,
+          parameters: job.requested,
+          previews: true,
+          ...(pending.expressiveInstruction !== undefined ? { expressiveInstruction: pending.expressiveInstruction } : {}),
+          ...(pending.variations !== undefined ? { variations: pending.variations } : {}),
+          ...(pending.chain !== undefined ? { chain: pending.chain } : {}),
+        };
+        const sent = this.connection?.submit(header, image.png, mask);
         if (!sent) throw new Error('Lost the connection before the image was sent. Try again when it is back.');
       } catch (error) {
         this.updateJob(job.clientJobId, { phase: 'failed', error: error instanceof Error ? error.message : String(error), finishedAt: Date.now() });

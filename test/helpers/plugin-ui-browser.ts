@@ -162,6 +162,8 @@ export interface PluginUiOptions {
   height?: number;
   /** Figma's theme color tokens, as Figma injects them; false for the bare document. Default 'light'. */
   theme?: 'light' | 'dark' | false;
+  /** Called with the page before the UI loads, e.g. to watch the WebSocket the UI opens at start. */
+  beforeLoad?: (page: Page) => void;
 }
 
 export async function openPluginUiAsync(t: TestContext, options: PluginUiOptions = {}): Promise<PluginUi> {
@@ -207,6 +209,7 @@ export async function openPluginUiAsync(t: TestContext, options: PluginUiOptions
   });
   page.on('pageerror', (error) => consoleErrors.push(`Uncaught ${error.name}: ${error.message}`));
 
+  options.beforeLoad?.(page);
   // goto waits for the host's load event, which waits for the srcdoc frame's load too.
   await page.goto(`http://127.0.0.1:${port}/`);
   const frame = await page.locator('#plugin-ui').elementHandle().then((handle) => handle?.contentFrame());

@@ -9,7 +9,7 @@ import type {
   Provenance,
   SelectionDescription,
 } from '../../plugin/types.ts';
-import { samplePhotoAsync } from './sample-images.ts';
+import { sampleMaskAsync, samplePhotoAsync } from './sample-images.ts';
 import type { PluginUi } from './plugin-ui-browser.ts';
 
 export interface SimulatedLayer {
@@ -17,6 +17,8 @@ export interface SimulatedLayer {
   name: string;
   width: number;
   height: number;
+  /** Regions: shapes selected over this layer; its export then carries a mask (main's Regions behaviour). */
+  regionShapeNames?: string[];
 }
 
 export class SimulatedFigmaMain {
@@ -82,7 +84,9 @@ export class SimulatedFigmaMain {
         const items: ExportedImage[] = [];
         for (const layer of layers) {
           const png = new Uint8Array(await samplePhotoAsync(layer.width, layer.height));
-          items.push({ ...layer, png });
+          const { regionShapeNames, ...item } = layer;
+          const mask = regionShapeNames === undefined ? undefined : new Uint8Array(await sampleMaskAsync(layer.width, layer.height));
+          items.push(mask === undefined ? { ...item, png } : { ...item, png, mask });
         }
         return this.ui.sendToUiAsync('EXPORTED_IMAGES', { requestId: request.requestId, items });
       }

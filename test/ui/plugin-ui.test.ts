@@ -174,12 +174,14 @@ test('nothing selected: Enter explains what to select instead of sending anythin
   await frame.locator('[data-testid=notice]', { hasText: 'Select a frame, group or image to edit.' }).waitFor();
   assert.equal(main.exportRequests.length, 0);
 
-  // keyboard only: dismiss the notice, then Tab from the instruction reaches the Edit button
+  // keyboard only: dismiss the notice, then Tab from the instruction reaches "Then…", Variations and the Edit button
   await frame.locator('[data-testid=notice] button').press('Enter');
   assert.equal(await frame.locator('[data-testid=notice]').count(), 0);
   await frame.locator('#instruction').focus();
-  await ui.page.keyboard.press('Tab');
-  assert.equal(await frame.evaluate(() => (globalThis as any).document.activeElement?.getAttribute('data-testid')), 'submit');
+  for (const testId of ['add-chain-step', 'variations', 'submit']) {
+    await ui.page.keyboard.press('Tab');
+    assert.equal(await frame.evaluate(() => (globalThis as any).document.activeElement?.getAttribute('data-testid')), testId);
+  }
   await ui.page.keyboard.press('Space');
   await frame.locator('[data-testid=notice]', { hasText: 'Select a frame, group or image to edit.' }).waitFor();
 });

@@ -1,6 +1,6 @@
 // The instruction: Enter edits, Shift+Enter adds a line; recent instructions one click (or Tab, Enter) away.
 import { Button, TextboxMultiline, VerticalSpace } from '@create-figma-plugin/ui';
-import { h } from 'preact';
+import { type ComponentChildren, h } from 'preact';
 import styles from '../styles.css';
 
 export function InstructionField(props: {
@@ -11,6 +11,8 @@ export function InstructionField(props: {
   busy: boolean;
   submitLabel: string;
   disabled: boolean;
+  /** Under the instruction, above the Edit button: "Then…" steps, variations, the region note. */
+  children?: ComponentChildren;
 }) {
   function onKeyDown(event: KeyboardEvent) {
     // isComposing: Enter that confirms an IME composition (Japanese, Chinese...) must not submit.
@@ -35,6 +37,7 @@ export function InstructionField(props: {
         spellCheck
         aria-describedby="instruction-hint"
       />
+      {props.children}
       <VerticalSpace space="extraSmall" />
       <div class={styles.row}>
         <div id="instruction-hint" class={`${styles.muted} ${styles.grow}`}>

@@ -5,6 +5,8 @@ import { h } from 'preact';
 import type { EditJob } from '../jobs/edit-job.ts';
 import { estimateProgress, formatSecondsLeft, type PastTimings } from '../jobs/estimate-progress.ts';
 import styles from '../styles.css';
+import { ChainSteps } from './chain-steps.tsx';
+import { ExpressiveBlock } from './expressive-block.tsx';
 
 export function JobCard(props: { job: EditJob; now: number; pastTimings?: PastTimings; onCancel(): void }) {
   const { job } = props;
@@ -29,11 +31,8 @@ export function JobCard(props: { job: EditJob; now: number; pastTimings?: PastTi
         {progress.label}
         {left ? ` · ${left}` : ''}
       </div>
-      {job.expressiveInstruction ? (
-        <div class={styles.expressive} data-testid="expressive">
-          “{job.expressiveInstruction}”
-        </div>
-      ) : null}
+      <ChainSteps job={job} />
+      <ExpressiveBlock job={job} />
       {job.preview ? <img class={styles.preview} src={job.preview.url} alt={`Preview at step ${job.preview.step} of ${job.preview.steps}`} data-testid="preview" /> : null}
     </div>
   );

@@ -4,7 +4,7 @@
 import {
   type ClientMessage,
   decodeBinaryFrame,
-  encodeBinaryFrame,
+  encodeSubmitFrame,
   PROTOCOL_VERSION,
   type ServerBinaryHeader,
   type ServerMessage,
@@ -90,9 +90,9 @@ export class CompanionConnection {
     this.connect();
   }
 
-  /** False when not connected: nothing was sent. */
-  submit(header: Omit<SubmitHeader, 'type'>, image: Uint8Array): boolean {
-    return this.sendRaw(encodeBinaryFrame({ type: 'submit', ...header }, image));
+  /** False when not connected: nothing was sent. A region mask (same size as the image) follows the image in the frame. */
+  submit(header: Omit<SubmitHeader, 'type' | 'maskBytes'>, image: Uint8Array, mask?: Uint8Array): boolean {
+    return this.sendRaw(encodeSubmitFrame({ type: 'submit', ...header }, image, mask));
   }
 
   cancel(jobId: string): boolean {

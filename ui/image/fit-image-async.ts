@@ -30,6 +30,20 @@ export async function fitImageAsync(image: SizedImage, limits: { maxSide: number
   }
 }
 
+/**
+ * The image at exactly `width` x `height` (a region mask, to the size its image was fitted to, so the
+ * server gets the two at one size). Returned untouched when it is that size already.
+ */
+export async function resizeImageAsync(image: SizedImage, width: number, height: number): Promise<SizedImage> {
+  if (image.width === width && image.height === height) return image;
+  const bitmap = await createImageBitmap(new Blob([image.png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+  try {
+    return { png: await drawPngAsync(bitmap, width, height), width, height };
+  } finally {
+    bitmap.close();
+  }
+}
+
 async function drawPngAsync(bitmap: ImageBitmap, width: number, height: number): Promise<Uint8Array> {
   const canvas = document.createElement('canvas');
   canvas.width = width;

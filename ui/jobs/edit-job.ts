@@ -2,8 +2,26 @@
 // it along as the server's events arrive. Images (previews, results) are attached by the caller, which
 // owns their object URLs.
 import type { EditStageName, JobParameters, ResultHeader, ServerMessage, WireEditParameters } from '../../companion-server/protocol/messages.ts';
+import type { ChainPlacement } from '../../plugin/types.ts';
 
 export type JobPhase = 'queued' | 'running' | 'placing' | 'done' | 'failed' | 'cancelled';
+
+/** One picture the server sent back for a job, with the object URL the caller made for it. */
+export interface JobResult {
+  header: ResultHeader;
+  url: string;
+  png: Uint8Array;
+  parameters: JobParameters;
+}
+
+/** One step of a chain as the UI follows it: known from its `chain-step` message, then its result. */
+export interface ChainStepState {
+  /** 1-based. */
+  step: number;
+  instruction: string;
+  expressiveInstruction?: string;
+  result?: JobResult;
+}
 
 export interface EditJob {
   clientJobId: string;
@@ -22,8 +40,26 @@ export interface EditJob {
   step?: { step: number; steps: number };
   expressiveInstruction?: string;
   preview?: { url: string; step: number; steps: number };
-  result?: { header: ResultHeader; url: string; png: Uint8Array; parameters: JobParameters };
+  /** The picture this job placed or will place (a chain's final step; for variations, the one picked). */
+  result?: JobResult;
   placedNodeId?: string;
+  // ---- designer features (protocol 2); absent for a plain edit ----
+  /** The designer's own expressive instruction, sent instead of letting MGIE write one ("Run again with this"). */
+  givenExpressiveInstruction?: string;
+  /** Variations asked for (2..): the job ends with that many results to pick from, none placed by itself. */
+  variations?: number;
+  /** Arrived variations, in variation order (index = variation - 1 once all are in). */
+  variationResults?: JobResult[];
+  /** Variations placed so far (1-based), so the strip can mark them. */
+  placedVariations?: number[];
+  /** A chain's instructions, step 1 (= instruction) first. */
+  chain?: string[];
+  /** The step running now and the steps so far. */
+  chainStep?: { step: number; of: number };
+  chainSteps?: ChainStepState[];
+  /** A region mask went with the image (the selection had shapes over the layer). */
+  maskSent?: boolean;
+  regionShapeNames?: string[];
   /** For the designer: what happened and what to do. */
   error?: string;
   cancelRequested?: boolean;
@@ -70,7 +106,18 @@ export function applyServerMessage(
       case 'tokens':
         return { ...job, tokens: { generated: message.generated, max: message.max } };
       case 'instruction':
-        return { ...job, expressiveInstruction: message.text };
+        return { ...job, expressiveInstruction: message.text, chainSteps: withChainStep(job, job.chainStep?.step, { expressiveInstruction: message.text }) };
+      case 'chain-step':
+        // A new step starts its own stages and steps: the previous step's progress no longer applies.
+        return {
+          ...job,
+          chainStep: { step: message.step, of: message.of },
+          chainSteps: withChainStep(job, message.step, { instruction: message.instruction }),
+          stage: undefined,
+          step: undefined,
+          tokens: undefined,
+          expressiveInstruction: undefined,
+        };
       case 'step':
         return { ...job, step: { step: message.step, steps: message.steps } };
       case 'cancelled':
@@ -81,4 +128,60 @@ export function applyServerMessage(
         return job;
     }
   });
+}
+
+/** The job's chain steps with step `step` changed (and created when it is the first news of it). */
+function withChainStep(job: EditJob, step: number | undefined, change: Partial<ChainStepState>): ChainStepState[] | undefined {
+  if (step === undefined || job.chain === undefined) return job.chainSteps;
+  const steps = [...(job.chainSteps ?? [])];
+  const index = steps.findIndex((candidate) => candidate.step === step);
+  const current = index >= 0 ? steps[index] : { step, instruction: job.chain[step - 1] ?? '' };
+  const updated = { ...current, ...change };
+  if (index >= 0) steps[index] = updated;
+  else steps.push(updated);
+  return steps.sort((a, b) => a.step - b.step);
+}
+
+/**
+ * Where one arrived result goes: a variation joins the strip, a chain step's picture joins its step, a
+ * plain result is the job's. `finished` when it is the job's last one (variation or step `of` of `of`);
+ * `duplicate` when it was already there (results are delivered again after a reconnect): change nothing.
+ */
+export function attachResult(job: EditJob, result: JobResult): { job: EditJob; finished: boolean; duplicate: boolean } {
+  const { header } = result;
+  const expressiveInstruction = header.expressiveInstruction;
+  if (header.variation !== undefined) {
+    const arrived = job.variationResults ?? [];
+    if (arrived.some((other) => other.header.variation === header.variation)) return { job, finished: false, duplicate: true };
+    const variationResults = [...arrived, result].sort((a, b) => (a.header.variation ?? 0) - (b.header.variation ?? 0));
+    const finished = variationResults.length >= (header.of ?? 1);
+    return { job: { ...job, jobId: header.jobId, expressiveInstruction, variationResults }, finished, duplicate: false };
+  }
+  if (header.chainStep !== undefined) {
+    const existing = job.chainSteps?.find((step) => step.step === header.chainStep);
+    if (existing?.result) return { job, finished: false, duplicate: true };
+    const chainSteps = withChainStep({ ...job, chain: job.chain ?? [] }, header.chainStep, { instruction: header.instruction, expressiveInstruction, result });
+    const finished = header.chainStep === header.of;
+    return { job: { ...job, jobId: header.jobId, chainSteps, ...(finished ? { result, expressiveInstruction } : {}) }, finished, duplicate: false };
+  }
+  if (job.result) return { job, finished: false, duplicate: true };
+  return { job: { ...job, jobId: header.jobId, expressiveInstruction, result }, finished: true, duplicate: false };
+}
+
+/**
+ * What a finished job places by itself, in order: a plain edit its result; a chain its final result, or
+ * every step's with 'every-step'; variations nothing (the designer picks from the strip first).
+ */
+export function resultsToPlace(job: EditJob, chainPlacement: ChainPlacement): JobResult[] {
+  if (job.variations !== undefined && job.variations > 1) return [];
+  if (job.chainSteps !== undefined && job.chain !== undefined) {
+    if (chainPlacement === 'every-step') return job.chainSteps.flatMap((step) => (step.result ? [step.result] : []));
+    return job.result ? [job.result] : [];
+  }
+  return job.result ? [job.result] : [];
+}
+
+/** The result a re-run starts from: the placed or final one, else the first variation. */
+export function representativeResult(job: EditJob): JobResult | undefined {
+  return job.result ?? job.variationResults?.[0];
 }

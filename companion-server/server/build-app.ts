@@ -93,8 +93,13 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     onRevoked: (revoked) => {
       for (const identity of revoked) {
         const closed = connections.closeRevoked(identity);
+        // Kept results go now and once the cancellations are through (those send final messages too).
+        hub.forgetKeptOfUser(identity.name);
         Promise.resolve(service?.cancelAllOf(identity.name) ?? 0)
-          .then((cancelled) => app.log.info({ user: identity.name, closed, cancelled }, 'token revoked'))
+          .then((cancelled) => {
+            const freedBytes = hub.forgetKeptOfUser(identity.name);
+            app.log.info({ user: identity.name, closed, cancelled, freedBytes }, 'token revoked');
+          })
           .catch((error) => app.log.warn({ err: error, user: identity.name, closed }, 'token revoked; its jobs could not all be cancelled'));
       }
     },

@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { encodeBinaryFrameHead } from '../protocol/messages.ts';
 import type { Outgoing } from './edit-service.ts';
 import { type KeptResultLimits, KeptResults } from './kept-results.ts';
+import { clientKey } from './user-connections.ts';
 
 /** How much unsent data (a socket's bufferedAmount) a connection may hold (PROTOCOL.md, "Slow readers"). */
 export interface SlowReaderLimits {
@@ -43,6 +44,11 @@ export class ClientHub {
   /** Whether the client has a connection to this server (a scale-out front delivers only to its own clients). */
   isConnected(clientId: string): boolean {
     return this.sockets.has(clientId);
+  }
+
+  /** Drops the results kept for all of a user's clients (their token was revoked: nobody may fetch them). */
+  forgetKeptOfUser(user: string): number {
+    return this.kept.forgetClients((clientId) => clientId.startsWith(clientKey(user, '')));
   }
 
   clientIds(): string[] {

@@ -55,6 +55,19 @@ export class KeptResults {
     if (kept) this.remove(clientId, kept);
   }
 
+  /** Drops everything kept for the clients whose key matches (a revoked user's): returns the bytes freed. */
+  forgetClients(matches: (clientId: string) => boolean): number {
+    let freed = 0;
+    for (const [clientId, list] of this.byClient) {
+      if (!matches(clientId)) continue;
+      const bytes = list.reduce((sum, kept) => sum + kept.bytes, 0);
+      freed += bytes;
+      this.bytes -= bytes;
+      this.byClient.delete(clientId);
+    }
+    return freed;
+  }
+
   private enforceLimits(): void {
     const oldestAllowed = this.now() - this.limits.maxAgeMs;
     for (const [clientId, list] of this.byClient) for (const kept of list.filter((entry) => entry.keptAt < oldestAllowed)) this.remove(clientId, kept);

@@ -77,6 +77,26 @@ test('mgie token revoke closes the user\'s open connections with 4001 at once, c
   await bert.waitForResult(accepted.jobId);
 });
 
+test('revoking a user frees the results kept for their absent connections at once; another user\'s stay kept', async (t) => {
+  const users = await makeTestUsersAsync(t, ['anna', 'bert']);
+  const { server, wsUrl } = await startTestServerAsync(t, { usersFile: users.usersFile });
+  const image = await photoAsync();
+  const keptAfterLeaving = async (name: 'anna' | 'bert') => {
+    const before = server.hub.keptBytes;
+    const client = await TestClient.connectAsync(t, wsUrl, { token: users.tokens[name], clientId: `${name}-laptop` });
+    client.submit({ clientJobId: `${name}-1`, instruction: 'make it snow', parameters: quick }, image);
+    await client.waitForJson('accepted');
+    client.socket.terminate(); // the designer closed the plugin: the result is kept for their return
+    await waitUntilAsync(() => server.hub.keptBytes > before, `${name}'s result is kept`);
+    return server.hub.keptBytes - before;
+  };
+  await keptAfterLeaving('anna');
+  const bertBytes = await keptAfterLeaving('bert');
+  const revoked = await runMgieAsync(['token', 'revoke', 'anna', '--config-dir', users.configDir]);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  await waitUntilAsync(() => server.hub.keptBytes === bertBytes, 'only bert\'s result is kept');
+});
+
 test('one user with 11 connections submitting 100 jobs at once cannot starve another: the other is accepted, not BUSY, and served at the next turn', async (t) => {
   const users = await makeTestUsersAsync(t, ['flood', 'bert']);
   const { wsUrl } = await startTestServerAsync(t, { usersFile: users.usersFile, maxConnectionsPerUser: 16 });

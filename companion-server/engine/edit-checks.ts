@@ -13,6 +13,15 @@ import { DEFAULT_LIMITS, type ImageLimits } from './image/image-limits.ts';
 import { checkExpressiveInstruction, reservedTokensOf } from './prompt/build-expressive-answer.ts';
 import type { MgieTokenizer } from './tokenizer.ts';
 
+/** The number of variations asked for: a whole number from 1 to MAX_VARIATIONS (1 when none is given). */
+export function checkVariationCount(variations: unknown): number {
+  if (variations === undefined) return 1;
+  if (typeof variations !== 'number' || !Number.isInteger(variations) || variations < 1 || variations > MAX_VARIATIONS) {
+    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `variations must be a whole number from 1 to ${MAX_VARIATIONS}, got ${String(variations)}. Ask for fewer and run again for more.`);
+  }
+  return variations;
+}
+
 export class EditChecks {
   private readonly reservedTokens: ReturnType<typeof reservedTokensOf>;
 
@@ -48,13 +57,8 @@ export class EditChecks {
     return checkExpressiveInstruction(text, this.limits.maxInstructionLength, this.reservedTokens);
   }
 
-  /** The number of variations asked for: a whole number from 1 to MAX_VARIATIONS (1 when none is given). */
   checkVariations(variations: unknown): number {
-    if (variations === undefined) return 1;
-    if (typeof variations !== 'number' || !Number.isInteger(variations) || variations < 1 || variations > MAX_VARIATIONS) {
-      throw new MgieError('MGIE_ERR_BAD_PARAMETER', `variations must be a whole number from 1 to ${MAX_VARIATIONS}, got ${String(variations)}. Ask for fewer and run again for more.`);
-    }
-    return variations;
+    return checkVariationCount(variations);
   }
 
   /** Checks an instruction (non-empty, within the length limit) and returns it trimmed. */

@@ -1,7 +1,10 @@
 // The designer features a submit may ask for beyond one plain edit (issue 13): the designer's own
 // expressive instruction, a mask, variations, a chain. Checked here before the job waits in line, with the
 // same rules the engine applies when it runs, so a bad submit fails at once and costs no turn.
+import { checkInstruction } from '../engine/check-instruction.ts';
+import { checkVariationCount } from '../engine/edit-checks.ts';
 import { MgieError, withErrorPrefix } from '../engine/errors.ts';
+import { checkExpressiveInstruction } from '../engine/prompt/build-expressive-answer.ts';
 import { checkEditMaskHeaderAsync } from '../engine/image/edit-mask.ts';
 import type { ImageLimits } from '../engine/image/image-limits.ts';
 import type { SubmitHeader } from '../protocol/messages.ts';
@@ -98,19 +101,16 @@ export async function releaseSubmissionAsync(held: HeldSubmission): Promise<void
   await Promise.all([held.image.releaseAsync(), held.mask?.releaseAsync()]);
 }
 
-/** A scale-out front's answer to what its workers cannot run yet (the job data carries neither mask nor extras). */
-export function refuseExtrasOnQueue(header: SubmitHeader, mask: Uint8Array | undefined): void {
-  const asked = [
-    header.expressiveInstruction !== undefined && 'expressiveInstruction',
-    header.variations !== undefined && 'variations',
-    header.chain !== undefined && 'chain',
-    mask !== undefined && 'a mask',
-  ].filter(Boolean);
-  if (asked.length === 0) return;
-  throw new MgieError(
-    'MGIE_ERR_BAD_PARAMETER',
-    `${asked.join(', ')} ${asked.length === 1 ? 'is' : 'are'} not available on a scale-out server (mgie serve --queue) yet. Submit a plain edit, or use a server started without --queue.`,
-  );
+/**
+ * The extras' checks for a scale-out front, which has no tokenizer: all but the special tokens in a
+ * designer's expressive instruction, which the worker's engine refuses when it runs the job.
+ */
+export function checksWithoutModel(maxInstructionLength: number): SubmitChecks {
+  return {
+    checkInstruction: (instruction) => checkInstruction(instruction, maxInstructionLength),
+    checkExpressiveInstruction: (text) => checkExpressiveInstruction(text, maxInstructionLength, []),
+    checkVariations: checkVariationCount,
+  };
 }
 
 /**

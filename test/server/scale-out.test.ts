@@ -126,23 +126,40 @@ test('an edit submitted on a front runs on a worker and reaches its owner with e
   assert.equal((await sharp(Buffer.from(await response.arrayBuffer())).metadata()).format, 'png');
 });
 
-test('a front refuses the designer features it cannot queue yet (mask, expressive instruction, variations, chain), saying so, before queuing', { skip }, async (t) => {
-  const client = await TestClient.connectAsync(t, frontA.wsUrl);
+test('the designer features travel through Redis: a mask, an expressive instruction, variations and a chain run on a worker as in-process', { skip }, async (t) => {
+  const client = await TestClient.connectAsync(t, frontA.wsUrl, { clientId: 'designer-features-1' });
   await client.waitForJson('hello');
-  const mask = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#000' } }).png().toBuffer();
-  const asks: Array<[string, object, Buffer | undefined, RegExp]> = [
-    ['f-mask', {}, mask, /^a mask is not available on a scale-out server \(mgie serve --queue\) yet/],
-    ['f-expressive', { expressiveInstruction: 'Snow everywhere.' }, undefined, /^expressiveInstruction is not available/],
-    ['f-several', { variations: 2 }, mask, /^variations, a mask are not available/],
-    ['f-chain', { chain: ['make it night'] }, undefined, /^chain is not available.*without --queue/],
-  ];
-  for (const [clientJobId, extra, withMask, pattern] of asks) {
-    client.socket.send(encodeSubmitFrame({ type: 'submit', clientJobId, instruction: 'add snow', parameters: SHORT, ...extra }, image, withMask));
-    const refused = await client.waitForJson('error', (m) => m.clientJobId === clientJobId);
-    assert.equal(refused.code, 'MGIE_ERR_BAD_PARAMETER');
-    assert.match(refused.message, pattern);
-  }
-  assert.equal(client.jsonOfType('accepted').length, 0);
+  const results = async (clientJobId: string, extra: object, mask?: Buffer) => {
+    client.socket.send(encodeSubmitFrame({ type: 'submit', clientJobId, instruction: 'add snow', parameters: { ...SHORT, seed: 77 }, ...extra }, image, mask));
+    const accepted = await client.waitForJson('accepted', (m) => m.clientJobId === clientJobId, 30_000);
+    const isLast = (h: any) => h.of === undefined || h.variation === h.of || h.chainStep === h.of;
+    await client.waitFor((r) => r.kind === 'binary' && r.header.type === 'result' && r.header.jobId === accepted.jobId && isLast(r.header), 60_000);
+    return { jobId: accepted.jobId as string, results: client.received.filter((r) => r.kind === 'binary' && r.header.type === 'result' && r.header.jobId === accepted.jobId) as Array<{ header: any; payload: Uint8Array }> };
+  };
+  const raw = (png: Uint8Array) => sharp(png).removeAlpha().raw().toBuffer();
+
+  const black = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#000' } }).png().toBuffer();
+  const masked = await results('f-mask', {}, black);
+  assert.equal(masked.results[0].header.masked, true);
+  assert.deepEqual(await raw(masked.results[0].payload), await raw(image), 'an all-black mask keeps every pixel');
+
+  const text = 'Snow covers everything.';
+  const given = await results('f-expressive', { expressiveInstruction: text });
+  assert.equal(given.results[0].header.expressiveInstruction, text);
+  assert.equal(given.results[0].header.expressiveInstructionSource, 'given');
+
+  const variations = await results('f-variations', { variations: 2 });
+  assert.deepEqual(variations.results.map((r) => [r.header.variation, r.header.of, r.header.seed]), [[1, 2, 77], [2, 2, 78]]);
+
+  const chain = await results('f-chain', { chain: ['make it night'] });
+  assert.deepEqual(chain.results.map((r) => [r.header.chainStep, r.header.of, r.header.instruction]), [[1, 2, 'add snow'], [2, 2, 'make it night']]);
+  assert.deepEqual(client.jsonOfType('chain-step').filter((m) => m.jobId === chain.jobId).map((m) => m.step), [1, 2]);
+
+  // what the front can check without a model is still refused before queuing
+  client.socket.send(encodeSubmitFrame({ type: 'submit', clientJobId: 'f-bad', instruction: 'add snow', parameters: SHORT, variations: 2, chain: ['x'] }, image));
+  const refused = await client.waitForJson('error', (m) => m.clientJobId === 'f-bad');
+  assert.equal(refused.code, 'MGIE_ERR_BAD_PARAMETER');
+  assert.match(refused.message, /variations are for one edit, not a chain/);
 });
 
 test('cancelling a waiting job and a running one: both end cancelled, the running one stops within a model run', { skip }, async (t) => {

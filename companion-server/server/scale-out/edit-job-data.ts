@@ -1,5 +1,6 @@
 // What a front puts in a BullMQ job: small (the image waits in a Redis key of its own, by jobId).
 import type { WireEditParameters } from '../../protocol/messages.ts';
+import type { SubmitExtras } from '../submit-extras.ts';
 
 export interface EditJobData {
   clientId: string;
@@ -10,6 +11,10 @@ export interface EditJobData {
   previews: boolean;
   streamEvents: boolean;
   queuedAt: number;
+  /** Expressive instruction, variations, chain, masked (submit-extras.ts); absent for a plain edit. */
+  extras?: SubmitExtras;
+  /** The image's blob holds the mask after the image: its last maskBytes bytes (as in the submit frame). */
+  maskBytes?: number;
 }
 
 /** How a scale-out deployment behaves; fronts and workers must agree on the prefix. */

@@ -7,10 +7,11 @@ import { type ConnectionOptions, type Job, Worker } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { isMgieError, MgieError } from '../../engine/errors.ts';
-import { decodeBinaryFrame, encodeBinaryFrame, type ResultHeader, type ServerMessage } from '../../protocol/messages.ts';
+import { decodeBinaryFrame, encodeBinaryFrame, type ResultHeader, type ServerMessage, splitSubmitPayload } from '../../protocol/messages.ts';
 import type { EditEngine } from '../edit-engine.ts';
 import { ResultCache } from '../result-cache.ts';
 import type { FinishedEdit, Outgoing } from '../run-edit-job.ts';
+import { cacheKeyPartsOf, hasSeveralResults } from '../submit-extras.ts';
 import type { ServerOptions } from '../server-options.ts';
 import type { EditJobData, ScaleOutSettings } from './edit-job-data.ts';
 import { QueueStore, type WorkerRegistration } from './queue-store.ts';
@@ -154,12 +155,16 @@ export class EditWorker {
 
   private async runAsync(jobId: string, data: EditJobData, signal: AbortSignal): Promise<FinishedEdit> {
     const { settings, server } = this.options;
-    const image = await this.store.getBlobAsync(this.store.keys.image(jobId));
-    if (!image) throw new MgieError('MGIE_ERR_NOT_FOUND', 'The uploaded image is no longer in the queue (it expired, or Redis lost it in a restart); submit the edit again.');
+    const blob = await this.store.getBlobAsync(this.store.keys.image(jobId));
+    if (!blob) throw new MgieError('MGIE_ERR_NOT_FOUND', 'The uploaded image is no longer in the queue (it expired, or Redis lost it in a restart); submit the edit again.');
     // The front checked what needs no model; the rest (defaults, sizes) needs the bundle.
     const parameters = this.engine.checks.resolveParameters(data.parameters ?? {});
     const instruction = this.engine.checks.checkInstruction(data.instruction);
-    const cacheKey = settings.cacheBudgetBytes > 0 ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.engine.checks.manifest.name }) : '';
+    const { image, mask } = splitSubmitPayload(data, blob);
+    const extras = data.extras ?? { masked: false };
+    // Jobs with several results are not cached, as in-process: an entry holds one picture.
+    const cacheable = settings.cacheBudgetBytes > 0 && !hasSeveralResults(extras);
+    const cacheKey = cacheable ? ResultCache.keyOf({ image, instruction, parameters, seed: parameters.seed, model: this.engine.checks.manifest.name, extras: cacheKeyPartsOf(extras), mask }) : '';
     if (cacheKey) {
       const cached = await this.store.getBlobAsync(this.store.keys.cached(cacheKey));
       if (cached) {
@@ -167,7 +172,7 @@ export class EditWorker {
         return { header: { ...(header as ResultHeader), jobId, clientJobId: data.clientJobId, cached: true }, png: Buffer.from(payload) };
       }
     }
-    const job = { jobId, clientJobId: data.clientJobId, instruction, image, parameters, previews: data.previews, streamEvents: data.streamEvents };
+    const job = { jobId, clientJobId: data.clientJobId, instruction, image, mask, extras, parameters, previews: data.previews, streamEvents: data.streamEvents };
     const finished = await this.engine.runJobAsync(job, { signal, send: (outgoing) => void this.publishAsync(data, outgoing).catch(() => undefined), previewIntervalMs: server.previewIntervalMs });
     // Cached after the owner's result is on its way (off the critical path).
     if (cacheKey) this.afterResult = () => this.store.putBlobAsync('cache', this.store.keys.cached(cacheKey), encodeBinaryFrame(finished.header, finished.png), settings.cacheTtlMs, settings.cacheBudgetBytes, 'evict');

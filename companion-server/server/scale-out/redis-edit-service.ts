@@ -12,7 +12,7 @@ import type { BundleManifest } from '../../engine/bundle/bundle-manifest.ts';
 import { resolveEditParameters } from '../../engine/edit-parameters.ts';
 import { checkImageHeaderAsync } from '../../engine/image/decode-input-image.ts';
 import { editSize } from '../../engine/image/edit-size.ts';
-import { refuseExtrasOnQueue } from '../submit-extras.ts';
+import { checkSubmitExtrasAsync, checksWithoutModel } from '../submit-extras.ts';
 import { decodeBinaryFrame, type ResultHeader, type ServerMessage, type SubmitHeader, type WireEditParameters } from '../../protocol/messages.ts';
 import type { ServiceContext } from '../build-app.ts';
 import type { ClientJobState, EditBackend, ServedModel, SubmitOptions } from '../edit-backend.ts';
@@ -96,9 +96,10 @@ export class RedisEditService implements EditBackend {
     if (image.length > server.maxImageBytes) {
       throw new MgieError('MGIE_ERR_IMAGE_TOO_LARGE', `The image is ${(image.length / 2 ** 20).toFixed(1)} MB; the limit is ${(server.maxImageBytes / 2 ** 20).toFixed(0)} MB. Export it at a smaller scale.`);
     }
-    refuseExtrasOnQueue(header, options.mask); // the job data carries no mask or extras yet
     const instruction = checkInstruction(header.instruction, server.limits.maxInstructionLength);
     const { width, height } = await checkImageHeaderAsync(image, server.limits);
+    const { mask } = options;
+    const extras = await checkSubmitExtrasAsync(checksWithoutModel(server.limits.maxInstructionLength), header, { width, height }, mask, { maxImageBytes: server.maxImageBytes, image: server.limits });
     // Parameters and the edit canvas against the live workers' model, so a bad edit fails before it waits
     // in line (the seed is drawn here, so a retried job gives the same picture). With no worker alive yet
     // they wait for the worker's own check.
@@ -115,7 +116,9 @@ export class RedisEditService implements EditBackend {
     const streamEvents = options.streamEvents ?? true;
     try {
       // 2. the image goes first, under the byte budget: Redis memory stays bounded whatever clients send
-      if (!(await this.store.putBlobAsync('images', this.store.keys.image(jobId), image, JOB_RECORD_TTL_MS, this.settings.imageBudgetBytes, 'refuse'))) {
+      // (the mask rides in the same blob, after the image, and counts against the same budget)
+      const blob = mask === undefined ? image : Buffer.concat([image, mask]);
+      if (!(await this.store.putBlobAsync('images', this.store.keys.image(jobId), blob, JOB_RECORD_TTL_MS, this.settings.imageBudgetBytes, 'refuse'))) {
         throw new MgieError('MGIE_ERR_BUSY', 'The queue holds as many images as it may (its Redis byte budget); try again in a few minutes.');
       }
       // 3. limits and the fair-queue tag, atomically across fronts
@@ -129,7 +132,7 @@ export class RedisEditService implements EditBackend {
       // 4. 'accepted' before the job is visible to workers, so that it always precedes 'started'
       if (streamEvents) send(clientId, { kind: 'json', message: { type: 'accepted', jobId, clientJobId: header.clientJobId, position } });
       this.positionsSent.set(jobId, position);
-      const data: EditJobData = { clientId, owner, clientJobId: header.clientJobId, instruction, parameters, previews: header.previews ?? false, streamEvents, queuedAt: Date.now() };
+      const data: EditJobData = { clientId, owner, clientJobId: header.clientJobId, instruction, parameters, previews: header.previews ?? false, streamEvents, queuedAt: Date.now(), extras, ...(mask === undefined ? {} : { maskBytes: mask.length }) };
       try {
         await this.queue.add('edit', data, { jobId, priority: tag, removeOnComplete: true, removeOnFail: true });
       } catch (error) {

@@ -4,25 +4,17 @@
 // token` processes).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { parseServeOptions } from '../../companion-server/cli/parse-serve-options.ts';
 import { PAIRING_CODE_ALPHABET } from '../../companion-server/server/pairing/pairing-code.ts';
-import { DEFAULT_SERVER_OPTIONS, type PairingOptions } from '../../companion-server/server/server-options.ts';
+import type { PairingOptions } from '../../companion-server/server/server-options.ts';
+import { codeOnTerminal, startPairingServerAsync } from '../helpers/pairing-server.ts';
 import { runMgieAsync } from '../helpers/run-mgie.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
 import { startTestServerAsync, type TestServer, TestClient } from '../helpers/test-server.ts';
-import { makeTestUsersAsync } from '../helpers/test-users.ts';
 
-/** A server with a users file whose pairing codes land in `terminal` instead of stderr. */
-async function pairingServerAsync(t: Parameters<typeof startTestServerAsync>[0], pairing: Partial<PairingOptions> = {}, listen: { listenHost?: string; allowedHosts?: string[] } = {}) {
-  const users = await makeTestUsersAsync(t, []);
-  const terminal: string[] = [];
-  const server = await startTestServerAsync(
-    t,
-    { usersFile: users.usersFile, allowedHosts: listen.allowedHosts ?? [], pairing: { ...DEFAULT_SERVER_OPTIONS.pairing, ...pairing }, announcePairing: (text) => terminal.push(text) },
-    { listenHost: listen.listenHost },
-  );
-  return { ...server, users, terminal };
+async function pairingServerAsync(t: TestContext, pairing: Partial<PairingOptions> = {}, listen: { listenHost?: string; allowedHosts?: string[] } = {}) {
+  return startPairingServerAsync(t, pairing, { listenHost: listen.listenHost, overrides: listen.allowedHosts ? { allowedHosts: listen.allowedHosts } : {} });
 }
 
 /**
@@ -45,13 +37,6 @@ function postAsync(server: TestServer, path: string, body: unknown, headers: Rec
     request.on('error', reject);
     request.end(data);
   });
-}
-
-/** The code as a person reads it off the terminal: "code 4F7-K2Q". */
-function codeOnTerminal(terminal: string[]): string {
-  const match = /code ([0-9A-Z]{3}-[0-9A-Z]{3})/.exec(terminal.at(-1) ?? '');
-  assert.ok(match, `a code on the terminal: ${JSON.stringify(terminal)}`);
-  return match[1];
 }
 
 /** A code that is not `code`, from the same alphabet. */

@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Frame, type Page } from 'playwright-core';
+import { withTeamServers } from '../../build-figma-plugin.manifest.js';
 
 const UI_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../build/ui.js');
 // Figma's color tokens as create-figma-plugin ships them; Figma injects these into the plugin's document
@@ -173,8 +174,6 @@ export interface PluginUiOptions {
 
 /** The bundle with more allowed domains in the list build-figma-plugin.ui.js compiled into it. */
 async function withAllowedDomainsAsync(uiJs: string, extra: string[]): Promise<string> {
-  const buildConfig = pathToFileURL(resolve(dirname(fileURLToPath(import.meta.url)), '../../build-figma-plugin.manifest.js')).href;
-  const { withTeamServers } = (await import(buildConfig)) as { withTeamServers(builtIn: string[], teamServers?: string): string[] };
   const pkg = JSON.parse(await readFile(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8'));
   const compiled = JSON.stringify(withTeamServers(pkg['figma-plugin'].networkAccess.allowedDomains, process.env.MGIE_TEAM_SERVER));
   if (!uiJs.includes(compiled)) throw new Error(`${UI_BUNDLE} does not hold the allowed domains ${compiled}: rebuild it with npm run build`);

@@ -124,15 +124,15 @@ for (const theme of THEMES) {
   });
 }
 
-test('the settings say which addresses this build reaches, and how to build it for another', { skip }, async (t) => {
+for (const theme of THEMES) test(`the settings say which addresses this build reaches, and how to build it for another, ${theme}`, { skip }, async (t) => {
   const server = await startPairingServerAsync(t);
   // as built, without the test server's port: Figma would block it, and the settings say how to fix that
-  const ui = await openPluginUiAsync(t, { height: 600, showUiData: { settings: { ...DEFAULT_SETTINGS, serverUrl: server.httpUrl } } });
+  const ui = await openPluginUiAsync(t, { height: 600, theme, showUiData: { settings: { ...DEFAULT_SETTINGS, serverUrl: server.httpUrl } } });
   SimulatedFigmaMain.start(t, ui);
   const { frame } = ui;
   const port = new URL(server.httpUrl).port;
   await frame.locator('[data-testid=address-not-reachable]', { hasText: `MGIE_TEAM_SERVER=http://127.0.0.1:${port} npm run build` }).waitFor();
-  await ui.screenshotAsync(`${SCREENSHOTS}/pairing-8-address-not-in-build-light.png`);
+  await ui.screenshotAsync(`${SCREENSHOTS}/pairing-8-address-not-in-build-${theme}.png`);
   await frame.locator('#server-url').fill('http://localhost:8765');
   await frame.locator('[data-testid=reachable-servers]', { hasText: 'can reach http://localhost:8765, http://127.0.0.1:8765' }).waitFor();
   assert.equal(await frame.locator('[data-testid=address-not-reachable]').count(), 0);

@@ -3,10 +3,16 @@
 // server on a shared GPU box builds the plugin with that box's address:
 //   MGIE_TEAM_SERVER=https://gpu-box.example.com:8765 npm run build
 // This adds the http(s) and ws(s) forms of that origin. Several servers: separate them with commas.
+// build-figma-plugin.ui.js compiles the same list into the UI, whose settings show it.
 export default function addTeamServers(manifest) {
-  const servers = (process.env.MGIE_TEAM_SERVER ?? '').split(',').map((value) => value.trim()).filter(Boolean);
-  if (servers.length === 0) return manifest;
-  const domains = new Set(manifest.networkAccess.allowedDomains);
+  const allowedDomains = withTeamServers(manifest.networkAccess.allowedDomains, process.env.MGIE_TEAM_SERVER);
+  return { ...manifest, networkAccess: { ...manifest.networkAccess, allowedDomains } };
+}
+
+/** The built-in domains plus the http(s) and ws(s) forms of each MGIE_TEAM_SERVER address. */
+export function withTeamServers(builtIn, teamServers = '') {
+  const servers = teamServers.split(',').map((value) => value.trim()).filter(Boolean);
+  const domains = new Set(builtIn);
   for (const server of servers) {
     let url;
     try {
@@ -21,5 +27,5 @@ export default function addTeamServers(manifest) {
     domains.add(`${url.protocol}//${url.host}`);
     domains.add(`${secure ? 'wss' : 'ws'}://${url.host}`);
   }
-  return { ...manifest, networkAccess: { ...manifest.networkAccess, allowedDomains: [...domains] } };
+  return [...domains];
 }

@@ -1,4 +1,5 @@
 // Turns `mgie serve` flags and MGIE_* environment variables into a typed options object.
+import type { PairingMode } from '../server/pairing/pairing-policy.ts';
 import { UsageError } from './cli-errors.ts';
 import { parseCommandArgs, parseProvider, parseThreads, PROVIDER_USAGE, wholeNumberInRange } from './parse-command-args.ts';
 
@@ -29,14 +30,18 @@ export interface ServeCommandOptions {
   /** Folder for the spool folder of waiting uploads (default: the OS temp folder) and its cap in bytes. */
   spoolDir?: string;
   maxSpoolBytes: number;
+  /** Pairing from the plugin: 'auto' (on for a loopback server), 'on' (--allow-pairing), 'off' (--no-pairing). */
+  pairing: PairingMode;
 }
 
 export const SERVE_USAGE = `Usage: mgie serve [--bundle DIR] [--host H] [--port P] [--token T] [--allowed-host NAME]...
                   [--allowed-origin ORIGIN]... [--concurrency N] [--tls-cert FILE --tls-key FILE]
                   ${PROVIDER_USAGE} [--threads N] [--cache-dir DIR | --no-cache]
                   [--config-dir DIR] [--max-connections-per-user N (default 8)] [--spool-dir DIR] [--max-spool-mb N]
-                  [--queue redis://HOST:PORT]
+                  [--queue redis://HOST:PORT] [--allow-pairing | --no-pairing]
   --queue: be a front of a scale-out deployment: edits go through Redis to \`mgie worker\` processes.
+  Pairing (the plugin's Pair button; the code shows here): on by default on 127.0.0.1; a team box
+  (--host 0.0.0.0) pairs only with --allow-pairing; --no-pairing turns it off everywhere.
 Environment: MGIE_BUNDLE, MGIE_HOST, MGIE_PORT, MGIE_TOKEN, MGIE_CONFIG_DIR, MGIE_MAX_CONNECTIONS_PER_USER, MGIE_SPOOL_DIR,
              MGIE_MAX_SPOOL_MB, MGIE_QUEUE (flags win), MGIE_LOG_LEVEL. Per-user tokens (mgie token add) are read from
              the config folder's users.json.`;
@@ -63,10 +68,13 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
       queue: { type: 'string' },
       'spool-dir': { type: 'string' },
       'max-spool-mb': { type: 'string' },
+      'allow-pairing': { type: 'boolean', default: false },
+      'no-pairing': { type: 'boolean', default: false },
     },
     SERVE_USAGE,
   );
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together.');
+  if (values['allow-pairing'] && values['no-pairing']) throw new UsageError('--allow-pairing and --no-pairing contradict each other: pick one.');
   const port = wholeNumberInRange(values.port ?? env.MGIE_PORT ?? '8765', '--port / MGIE_PORT', 0, 65535);
   const logLevel = (env.MGIE_LOG_LEVEL || 'info').trim().toLowerCase();
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) throw new UsageError(`MGIE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.MGIE_LOG_LEVEL}".`);
@@ -90,6 +98,7 @@ export function parseServeOptions(args: string[], env: NodeJS.ProcessEnv = proce
     queue: parseQueueUrl(values.queue ?? env.MGIE_QUEUE),
     spoolDir: values['spool-dir'] ?? (env.MGIE_SPOOL_DIR || undefined),
     // 1 MB at least: the cap must hold one upload over the in-memory size to mean anything.
+    pairing: values['allow-pairing'] ? 'on' : values['no-pairing'] ? 'off' : 'auto',
     maxSpoolBytes: wholeNumberInRange(values['max-spool-mb'] ?? env.MGIE_MAX_SPOOL_MB ?? '2048', '--max-spool-mb / MGIE_MAX_SPOOL_MB', 1, 1024 * 1024) * 2 ** 20,
   };
 }

@@ -7,6 +7,7 @@ import { buildApp, type MgieApp } from '../server/build-app.ts';
 import type { ServedModel } from '../server/edit-backend.ts';
 import { EngineThread } from '../server/engine-thread/engine-thread.ts';
 import { defaultResultCacheDir } from '../server/result-cache.ts';
+import { isLoopbackHost } from '../server/request-guards.ts';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from '../server/server-options.ts';
 import { defaultConfigDir, loadOrCreateTokenAsync } from '../server/token-store.ts';
 import { usersFilePath } from '../server/user-tokens.ts';
@@ -34,6 +35,7 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     // A scale-out front keeps no cache of its own: the workers share one in Redis.
     cache: command.cache && !command.queue ? { dir: command.cacheDir ?? defaultResultCacheDir(), maxBytes: CACHE_BYTES } : null,
     uploadSpool: { ...DEFAULT_SERVER_OPTIONS.uploadSpool, dir: command.spoolDir ?? null, maxBytes: command.maxSpoolBytes },
+    pairing: { ...DEFAULT_SERVER_OPTIONS.pairing, mode: command.pairing },
     tls: command.tlsCert && command.tlsKey ? { cert: await readTlsFileAsync(command.tlsCert, '--tls-cert'), key: await readTlsFileAsync(command.tlsKey, '--tls-key') } : null,
   };
   let server: MgieApp;
@@ -90,6 +92,7 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
     // The token itself is never printed: this output often ends up in log files.
     token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
     `  users:    ${describeUsers(server.userCount, options.usersFile!)}`,
+    `  pairing:  ${describePairing(options)}`,
     ...(token.warning ? [`  warning:  ${token.warning}`] : []),
     ...(cacheWarning ? [`  warning:  ${cacheWarning}`] : []),
     ...(options.host === '127.0.0.1' || options.host === 'localhost' ? ['  reachable from this computer only; use --host 0.0.0.0 --allowed-host NAME on a team box'] : []),
@@ -102,6 +105,13 @@ export async function runServeCommandAsync(command: ServeCommandOptions): Promis
 function describeUsers(count: number, file: string): string {
   if (count === 0) return `the token above is the only one (user "default"); give each designer their own with mgie token add NAME (kept in ${file})`;
   return `${count} with a token of their own (mgie token list; ${file}), besides "default" with the token above`;
+}
+
+/** Whether the plugin's Pair button works here; its codes appear on this terminal. */
+function describePairing(options: ServerOptions): string {
+  if (options.pairing.mode === 'off') return 'off (--no-pairing); designers paste a token from mgie token add';
+  if (options.pairing.mode === 'on' || isLoopbackHost(options.host)) return "on: a designer's Pair button in the plugin shows a one-time code here, to type in the plugin";
+  return 'off on a team box; start with --allow-pairing to read designers the code shown here, or give tokens with mgie token add';
 }
 
 /** A scale-out front: no bundle here; edits go through Redis to `mgie worker`s, ready once one is alive. */
@@ -127,6 +137,7 @@ async function startFrontAsync(server: MgieApp, queue: string, token: Awaited<Re
     token.file ? `  token:    in ${token.file}${token.created ? ' (new)' : ''}; show it with: cat '${token.file}'` : '  token:    the one given by --token / MGIE_TOKEN',
     // each front checks tokens against its own config folder
     `  users:    ${describeUsers(server.userCount, options.usersFile!)}; give every front the same users.json`,
+    `  pairing:  ${describePairing(options)}`,
     ...(token.warning ? [`  warning:  ${token.warning}`] : []),
     '',
   ];

@@ -25,6 +25,9 @@ export const errorCodes = {
   MGIE_ERR_BAD_MESSAGE: 400,
   MGIE_ERR_RATE_LIMITED: 429,
   MGIE_ERR_QUEUE_UNAVAILABLE: 503,
+  MGIE_ERR_PAIRING_DISABLED: 403,
+  MGIE_ERR_PAIRING_CODE_WRONG: 401,
+  MGIE_ERR_PAIRING_EXPIRED: 410,
 } as const;
 
 export type MgieErrorCode = keyof typeof errorCodes;

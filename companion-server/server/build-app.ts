@@ -13,6 +13,7 @@ import { ClientHub } from './client-hub.ts';
 import type { EditBackend } from './edit-backend.ts';
 import { type EditEngine, inThisThread } from './edit-engine.ts';
 import { EditService } from './edit-service.ts';
+import { PAIRING_PATHS, registerPairingRoutes } from './pairing/pairing-routes.ts';
 import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
@@ -134,7 +135,8 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     }
     const path = request.url.split('?')[0];
     const { origin } = request.headers;
-    if ((request.method === 'GET' || request.method === 'HEAD') && origin !== undefined && BROWSER_PROBE_PATHS.has(path) && isAllowedOrigin(origin, options.allowedOrigins)) {
+    const readableByBrowser = ((request.method === 'GET' || request.method === 'HEAD') && BROWSER_PROBE_PATHS.has(path)) || (request.method === 'POST' && PAIRING_PATHS.has(path));
+    if (readableByBrowser && origin !== undefined && isAllowedOrigin(origin, options.allowedOrigins)) {
       // Set before the checks below, so that their refusals (401, 403) are readable too.
       reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
     }
@@ -144,7 +146,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (!isAllowedOrigin(request.headers.origin, options.allowedOrigins)) {
       return refuse(reply, new MgieError('MGIE_ERR_FORBIDDEN', `Origin "${request.headers.origin}" is not allowed to use this server.`));
     }
-    if (OPEN_PATHS.has(path)) return;
+    if (OPEN_PATHS.has(path) || PAIRING_PATHS.has(path)) return; // pairing is how a designer gets a token
     request.identity = users.resolve(tokenFromRequest(request.headers, request.url)) ?? null;
     if (!request.identity) {
       return refuse(reply, new MgieError('MGIE_ERR_UNAUTHORIZED', 'Token missing, wrong or revoked: paste your token (your own from mgie token add, or the file the companion server\'s banner names).'));
@@ -188,7 +190,10 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
   }));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
-  // 3. POST /v1/edits for scripts: raw image body, parameters in the query, PNG back
+  // 3. pairing: a designer's own token for a code shown on the server's terminal
+  registerPairingRoutes(app, { options, users, log: app.log });
+
+  // 4. POST /v1/edits for scripts: raw image body, parameters in the query, PNG back
   app.addContentTypeParser(['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: options.maxImageBytes }, (_request, body, done) => done(null, body));
   app.post('/v1/edits', async (request, reply) => {
     const ready = service;
@@ -227,7 +232,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     }
   });
 
-  // 4. the WebSocket protocol
+  // 5. the WebSocket protocol
   app.register(async (scope) => {
     scope.get(WEBSOCKET_PATH, { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
       const identity = request.identity!;

@@ -56,6 +56,12 @@ function isLoopback(host: string): boolean {
   return v4 !== null && v4.slice(1).every((octet) => Number(octet) <= 255);
 }
 
+/** True for a Host header (or bound address) that names this computer's loopback interface. */
+export function isLoopbackHost(hostHeader: string | undefined): boolean {
+  const host = hostHeader === undefined ? undefined : hostName(hostHeader);
+  return host !== undefined && isLoopback(host);
+}
+
 /**
  * DNS-rebinding defence: a rebound page sends its own name (evil.com) as Host even though the packets
  * reach 127.0.0.1, so only loopback names and names the user configured (e.g. a team GPU box) pass.

@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS, type ImageLimits } from '../engine/image/image-limits.ts';
 import type { SlowReaderLimits } from './client-hub.ts';
+import type { PairingMode } from './pairing/pairing-policy.ts';
 import type { UploadSpoolOptions } from './upload-spool.ts';
 
 /** Everything the companion server can be told; every field has a safe default. */
@@ -44,6 +45,24 @@ export interface ServerOptions {
   uploadSpool: UploadSpoolOptions;
   /** PEM certificate and key for HTTPS/WSS; null behind a TLS-terminating proxy or on loopback. */
   tls: { cert: Buffer; key: Buffer } | null;
+  /** Pairing from the plugin (POST /v1/pair, pairing/pairing-policy.ts): who may, and its limits. */
+  pairing: PairingOptions;
+  /** Where a pairing code is shown: the server's terminal (stderr), never the HTTP answer. Tests read it here. */
+  announcePairing: (text: string) => void;
+}
+
+export interface PairingOptions {
+  mode: PairingMode;
+  /** How long a code is valid. */
+  codeTtlMs: number;
+  /** Wrong codes a request survives. */
+  maxTries: number;
+  /** Requests waiting for their code at once, from everyone together. */
+  maxPending: number;
+  /** Pairing requests per caller address: a burst of `capacity`, then `refillPerSecond`. */
+  requestRate: { capacity: number; refillPerSecond: number };
+  /** Code confirmations per caller address. */
+  confirmRate: { capacity: number; refillPerSecond: number };
 }
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
@@ -69,6 +88,15 @@ export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'token'> = {
   cache: null,
   uploadSpool: { dir: null, maxBytes: 2 * 2 ** 30, inMemoryMaxBytes: 256 * 2 ** 10 },
   tls: null,
+  pairing: {
+    mode: 'auto',
+    codeTtlMs: 5 * 60_000,
+    maxTries: 5,
+    maxPending: 8,
+    requestRate: { capacity: 5, refillPerSecond: 1 / 30 },
+    confirmRate: { capacity: 10, refillPerSecond: 1 },
+  },
+  announcePairing: (text) => process.stderr.write(`${text}\n`),
 };
 
 /** The largest WebSocket frame: an image upload plus its JSON header. */

@@ -106,11 +106,52 @@ export async function addUserAsync(configDir: string, name: string, now = new Da
     if (taken) {
       throw new MgieError('MGIE_ERR_BAD_PARAMETER', `A user named "${taken.name}" already exists (since ${taken.created}). To give them a new token: mgie token revoke ${taken.name}, then mgie token add ${taken.name}.`);
     }
-    const token = randomBytes(TOKEN_BYTES).toString('base64url');
-    const user: UserRecord = { name, tokenSha256: hashToken(token), created: now.toISOString() };
-    await writeUsersAsync(configDir, [...users, user]);
-    return { user, token, file };
+    return { ...(await appendUserAsync(configDir, users, name, now)), file };
   });
+}
+
+/**
+ * Adds a user for a designer who paired from the plugin: the name comes from what they call
+ * themselves, made unique (anna, anna-2, ...), so pairing never fails on a name already taken.
+ */
+export async function addPairedUserAsync(configDir: string, displayName: string, now = new Date()): Promise<{ user: UserRecord; token: string; file: string }> {
+  const file = usersFilePath(configDir);
+  return withUsersLockAsync(configDir, async () => {
+    const users = await readUsersAsync(file);
+    const name = userNameFromDisplayName(displayName, users.map((user) => user.name));
+    return { ...(await appendUserAsync(configDir, users, name, now)), file };
+  });
+}
+
+async function appendUserAsync(configDir: string, users: UserRecord[], name: string, now: Date): Promise<{ user: UserRecord; token: string }> {
+  const token = randomBytes(TOKEN_BYTES).toString('base64url');
+  const user: UserRecord = { name, tokenSha256: hashToken(token), created: now.toISOString() };
+  await writeUsersAsync(configDir, [...users, user]);
+  return { user, token };
+}
+
+/**
+ * A valid user name from a designer's own name ("Anna Müller" -> "anna-muller"): accents dropped,
+ * anything but letters, digits, "." and "_" becomes "-", at most 32 characters; "designer" when nothing
+ * is left. Unique regardless of case among `taken` (and never "default"): "anna", then "anna-2", ...
+ */
+export function userNameFromDisplayName(displayName: string, taken: readonly string[]): string {
+  const base =
+    displayName
+      .normalize('NFKD')
+      .replace(/\p{M}+/gu, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9._]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '')
+      .slice(0, 32)
+      .replace(/[-.]+$/, '') || 'designer';
+  const used = new Set([BUILT_IN_USER, ...taken.map((name) => name.toLowerCase())]);
+  if (!used.has(base)) return base;
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`;
+    const candidate = `${base.slice(0, 32 - suffix.length).replace(/[-.]+$/, '')}${suffix}`;
+    if (!used.has(candidate)) return candidate;
+  }
 }
 
 /** Removes a user; a server watching the file closes their connections. */

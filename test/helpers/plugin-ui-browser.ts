@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Frame, type Page } from 'playwright-core';
+import { withTeamServers } from '../../build-figma-plugin.manifest.js';
 
 const UI_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../build/ui.js');
 // Figma's color tokens as create-figma-plugin ships them; Figma injects these into the plugin's document
@@ -96,7 +97,9 @@ function pluginUiDocument(uiJs: string, showUiData: object, theme: { css: string
   // < as \u003c is the same JSON to JavaScript and keeps test data from ending the <script>.
   const data = JSON.stringify(showUiData).replaceAll('<', '\\u003c');
   const themed = theme ? `<style>${theme.css}</style><body class="${theme.className}">` : '';
-  return `${themed}<div id="create-figma-plugin"></div><script>document.body.classList.add('theme-figma');const __FIGMA_COMMAND__='';const __SHOW_UI_DATA__=${data};${uiJs}</script>`;
+  // Figma puts its theme class on <html>; create-figma-plugin's theme.css needs it below :root (body).
+  const htmlClass = theme ? `document.documentElement.classList.add(${JSON.stringify(theme.className)});` : '';
+  return `${themed}<div id="create-figma-plugin"></div><script>${htmlClass}document.body.classList.add('theme-figma');const __FIGMA_COMMAND__='';const __SHOW_UI_DATA__=${data};${uiJs}</script>`;
 }
 
 function hostPage(uiDocument: string, width: number, height: number): string {
@@ -164,6 +167,19 @@ export interface PluginUiOptions {
   theme?: 'light' | 'dark' | false;
   /** Called with the page before the UI loads, e.g. to watch the WebSocket the UI opens at start. */
   beforeLoad?: (page: Page) => void;
+  /**
+   * Addresses added to the networkAccess list compiled into the bundle, as if it had been built with
+   * MGIE_TEAM_SERVER=... (a test server listens on a free port, which no build names).
+   */
+  extraAllowedDomains?: string[];
+}
+
+/** The bundle with more allowed domains in the list build-figma-plugin.ui.js compiled into it. */
+async function withAllowedDomainsAsync(uiJs: string, extra: string[]): Promise<string> {
+  const pkg = JSON.parse(await readFile(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8'));
+  const compiled = JSON.stringify(withTeamServers(pkg['figma-plugin'].networkAccess.allowedDomains, process.env.MGIE_TEAM_SERVER));
+  if (!uiJs.includes(compiled)) throw new Error(`${UI_BUNDLE} does not hold the allowed domains ${compiled}: rebuild it with npm run build`);
+  return uiJs.replace(compiled, JSON.stringify([...JSON.parse(compiled), ...withTeamServers([], extra.join(','))]));
 }
 
 export async function openPluginUiAsync(t: TestContext, options: PluginUiOptions = {}): Promise<PluginUi> {
@@ -174,6 +190,7 @@ export async function openPluginUiAsync(t: TestContext, options: PluginUiOptions
   } catch {
     throw new Error(`${UI_BUNDLE} is missing: run \`npm run build\` first (npm test does it)`);
   }
+  if (options.extraAllowedDomains) uiJs = await withAllowedDomainsAsync(uiJs, options.extraAllowedDomains);
   const width = options.width ?? 360;
   const height = options.height ?? 560;
   const themeName = options.theme ?? 'light';

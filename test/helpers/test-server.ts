@@ -25,12 +25,13 @@ export interface TestServer {
   wsUrl: string;
 }
 
-export async function startTestServerAsync(t: TestContext, overrides: Partial<ServerOptions> = {}, options: { attach?: boolean; engine?: EditEngine } = {}): Promise<TestServer> {
+/** `listenHost`: where the server listens (default 127.0.0.1); 0.0.0.0 plays a team box, still reached at 127.0.0.1. */
+export async function startTestServerAsync(t: TestContext, overrides: Partial<ServerOptions> = {}, options: { attach?: boolean; engine?: EditEngine; listenHost?: string } = {}): Promise<TestServer> {
   const server = buildApp({ ...DEFAULT_SERVER_OPTIONS, port: 0, token: TEST_TOKEN, shutdownGraceMs: 2000, ...overrides });
   // `engine`: e.g. the models in their own thread, as `mgie serve` runs them; else the shared in-thread pipeline.
   if (options.engine) server.attachEngine(options.engine);
   else if (options.attach !== false) server.attachPipeline(await tinyPipelineAsync());
-  await server.app.listen({ host: '127.0.0.1', port: overrides.port ?? 0 });
+  await server.app.listen({ host: options.listenHost ?? '127.0.0.1', port: overrides.port ?? 0 });
   t.after(() => server.closeAsync().catch(() => undefined));
   const { port } = server.app.server.address() as AddressInfo;
   return { server, port, httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/v1/ws` };

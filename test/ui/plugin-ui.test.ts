@@ -17,12 +17,13 @@ function settingsFor(serverUrl: string, change: Partial<PluginSettings> = {}): P
 
 const HERO = { nodeId: '1:2', name: 'Hero image', width: 192, height: 128 };
 
-test('first run: settings ask for the token, "Test connection" tells a wrong token from a right one, Save connects', { skip }, async (t) => {
+test('first run, "Paste a token instead": "Test connection" tells a wrong token from a right one, Save connects (pairing: pairing-ui.test.ts)', { skip }, async (t) => {
   const server = await startTestServerAsync(t);
-  const ui = await openPluginUiAsync(t, { showUiData: { settings: { ...DEFAULT_SETTINGS, serverUrl: server.httpUrl } } });
+  const ui = await openPluginUiAsync(t, { extraAllowedDomains: [server.httpUrl], showUiData: { settings: { ...DEFAULT_SETTINGS, serverUrl: server.httpUrl } } });
   SimulatedFigmaMain.start(t, ui);
   const { frame } = ui;
   await frame.locator('[data-testid=settings]').waitFor();
+  await frame.locator('[data-testid=use-token]').click();
   await frame.locator('#server-token').fill('wrong-token-0123456789');
   await frame.locator('[data-testid=test-connection]').click();
   await frame.locator('[data-testid=test-outcome]', { hasText: 'Token rejected' }).waitFor();
@@ -159,6 +160,7 @@ test('a wrong saved token: "Token rejected" with what to do, then fixed in Setti
   // the way out: Settings, the right token, Save
   await frame.locator('[data-testid=open-settings]').click();
   await frame.locator('#server-token').fill(TEST_TOKEN);
+  await frame.locator('[data-testid=test-connection]').click(); // Save waits for a successful test
   await frame.locator('[data-testid=save-settings]').click();
   await frame.locator('[data-testid=connection][data-state=connected]').waitFor();
 });

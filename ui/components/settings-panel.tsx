@@ -1,12 +1,15 @@
-// First run and the gear button: where the server is and its token, with "Test connection".
+// First run and the gear button: where the server is, then a token of the designer's own, either by
+// pairing (the main path: a code from the server's terminal) or by pasting one an admin made.
 import { Button, Text, Textbox, VerticalSpace } from '@create-figma-plugin/ui';
 import { Fragment, h } from 'preact';
 import { useState } from 'preact/hooks';
 import type { PluginSettings } from '../../plugin/types.ts';
-import type { ProbeResult } from '../connection/probe-server-async.ts';
-import styles from '../styles.css';
+import { PairingForm } from './pairing-form.tsx';
+import { ReachableServersNote } from './reachable-servers-note.tsx';
+import styles from './settings-panel.css';
+import { type TestOutcome, TokenForm } from './token-form.tsx';
 
-type TestOutcome = ProbeResult | { kind: 'bad-address'; message: string };
+export type { TestOutcome } from './token-form.tsx';
 
 export function SettingsPanel(props: {
   settings: PluginSettings;
@@ -16,80 +19,43 @@ export function SettingsPanel(props: {
   onClose?(): void;
 }) {
   const [serverUrl, setServerUrl] = useState(props.settings.serverUrl);
-  const [token, setToken] = useState(props.settings.token);
-  const [testing, setTesting] = useState(false);
-  const [outcome, setOutcome] = useState<TestOutcome | undefined>(undefined);
-
-  async function test() {
-    setTesting(true);
-    setOutcome(await props.onTest(serverUrl, token));
-    setTesting(false);
-  }
+  // Someone with a token already came to change something; everyone else pairs.
+  const [mode, setMode] = useState<'pair' | 'token'>(props.settings.token === '' ? 'pair' : 'token');
+  const save = (token: string) => props.onSave({ serverUrl: serverUrl.trim(), token });
 
   return (
-    <div data-testid="settings">
+    <div class={styles.section} data-testid="settings" data-mode={mode}>
+      <Text>
+        <strong>{mode === 'pair' ? 'Pair with the server' : 'Connect with a token'}</strong>
+      </Text>
       {props.firstRun ? (
         <Fragment>
-          <Text>
-            <strong>Connect to the MGIE companion server</strong>
-          </Text>
-          <VerticalSpace space="small" />
-          <div class={styles.muted}>
-            Start it on this computer with <code>npm start</code> in the mgie-for-figma folder. Its banner shows where its token is (for
-            example <code>cat ~/.config/mgie-for-figma/token</code>): paste it below. For a team GPU box, ask its admin for the address and
-            token.
+          <div class={styles.hint}>
+            Start the MGIE companion server on this computer with <code>npm start</code> in the mgie-for-figma folder, or ask your team's admin for its
+            address.
           </div>
-          <VerticalSpace space="medium" />
+          <VerticalSpace space="extraSmall" />
         </Fragment>
       ) : null}
-      <label class={styles.label} for="server-url">
-        Server address
-      </label>
-      <Textbox id="server-url" value={serverUrl} onValueInput={setServerUrl} placeholder="http://localhost:8765" />
-      <VerticalSpace space="small" />
-      <label class={styles.label} for="server-token">
-        Token
-      </label>
-      <Textbox id="server-token" value={token} onValueInput={setToken} password placeholder="Paste the server's token" />
-      <VerticalSpace space="medium" />
-      <div class={styles.row}>
-        <Button secondary onClick={test} loading={testing} data-testid="test-connection">
-          Test connection
-        </Button>
-        <Button onClick={() => props.onSave({ serverUrl: serverUrl.trim(), token: token.trim() })} disabled={token.trim() === ''} data-testid="save-settings">
-          Save
-        </Button>
-        {props.onClose ? (
-          <Button secondary onClick={props.onClose}>
+      <div class={styles.field}>
+        <label class={styles.hint} for="server-url">
+          Server address
+        </label>
+        <Textbox id="server-url" value={serverUrl} onValueInput={setServerUrl} placeholder="http://localhost:8765" />
+      </div>
+      {mode === 'pair' ? (
+        <PairingForm serverUrl={serverUrl} onPaired={save} onPasteToken={() => setMode('token')} />
+      ) : (
+        <TokenForm serverUrl={serverUrl} initialToken={props.settings.token} onTest={props.onTest} onSave={save} onPair={() => setMode('pair')} />
+      )}
+      <ReachableServersNote serverUrl={serverUrl} />
+      {props.onClose ? (
+        <div>
+          <Button secondary onClick={props.onClose} data-testid="close-settings">
             Close
           </Button>
-        ) : null}
-      </div>
-      <VerticalSpace space="small" />
-      {outcome ? <TestOutcomeLine outcome={outcome} /> : null}
-    </div>
-  );
-}
-
-function TestOutcomeLine({ outcome }: { outcome: TestOutcome }) {
-  if (outcome.kind === 'ok') {
-    const { info } = outcome;
-    const model = info.model ? `${info.model.name} on ${info.model.provider}` : 'no model loaded yet';
-    return (
-      <div class={`${styles.muted} ${styles.ok}`} role="status" data-testid="test-outcome">
-        Connected: {info.server.name} {info.server.version}, {model}. {info.queue.waiting} waiting.
-      </div>
-    );
-  }
-  const text =
-    outcome.kind === 'unreachable'
-      ? 'Cannot reach the server at that address. Start it with npm start, or check the address.'
-      : outcome.kind === 'token-rejected'
-        ? "Token rejected: paste the server's token (its start-up banner says where it is)."
-        : outcome.message;
-  return (
-    <div class={`${styles.muted} ${styles.bad}`} role="alert" data-testid="test-outcome">
-      {text}
+        </div>
+      ) : null}
     </div>
   );
 }

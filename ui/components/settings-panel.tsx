@@ -27,7 +27,7 @@ export function SettingsPanel(props: {
   }
 
   return (
-    <div data-testid="settings">
+    <div id="settings-panel" data-testid="settings">
       {props.firstRun ? (
         <Fragment>
           <Text>

@@ -5,32 +5,10 @@ import { Button } from '@create-figma-plugin/ui';
 import { Fragment, h } from 'preact';
 import { fixForJob, type ProblemFix } from '../describe-problem.ts';
 import { type EditJob, isActive } from '../jobs/edit-job.ts';
+import { historyEntries } from '../jobs/history-entries.ts';
 import { estimateGroupSecondsLeft, formatSecondsLeft, type PastTimings } from '../jobs/estimate-progress.ts';
 import styles from '../styles.css';
 import { FixButton } from './fix-button.tsx';
-
-/** One line of the history: an edit of one layer, or a batch over several. */
-type Entry = { kind: 'single'; job: EditJob } | { kind: 'batch'; batchId: string; jobs: EditJob[] };
-
-/** Finished single edits and every batch (its group shows its edits still running too), newest first. */
-export function historyEntries(jobs: readonly EditJob[]): Entry[] {
-  const entries: Entry[] = [];
-  const batches = new Map<string, EditJob[]>();
-  for (const job of jobs) {
-    if (job.batchId === undefined) {
-      if (!isActive(job)) entries.push({ kind: 'single', job });
-      continue;
-    }
-    const members = batches.get(job.batchId);
-    if (members) members.push(job);
-    else {
-      const list = [job];
-      batches.set(job.batchId, list);
-      entries.push({ kind: 'batch', batchId: job.batchId, jobs: list });
-    }
-  }
-  return entries;
-}
 
 export interface HistoryActions {
   onReuse(instruction: string): void;

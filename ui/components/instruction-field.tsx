@@ -46,7 +46,7 @@ export function InstructionField(props: {
       <VerticalSpace space="extraSmall" />
       <div class={styles.row}>
         <div id="instruction-hint" class={`${styles.muted} ${styles.grow}`}>
-          Enter to edit · Shift+Enter for a new line
+          Enter: edit · Shift+Enter: new line
         </div>
         {props.maxLength !== undefined ? (
           <div id="instruction-count" class={`${styles.muted} ${over ? styles.bad : ''}`} aria-live={over ? 'assertive' : 'off'} data-testid="character-count" data-over={over}>

@@ -11,6 +11,17 @@ export const RESIZE_INTERVAL_MS = 32;
 /** Arrow keys move the corner by this much (Shift: ten times). */
 const KEY_STEP = 10;
 
+/** Keeps the drag's moves coming while the pointer is off the corner; a pointer already gone throws. */
+function capture(event: PointerEvent, on: boolean): void {
+  const element = event.currentTarget as HTMLElement;
+  try {
+    if (on) element.setPointerCapture(event.pointerId);
+    else if (element.hasPointerCapture(event.pointerId)) element.releasePointerCapture(event.pointerId);
+  } catch {
+    // Not an active pointer (it was lifted already): the drag still works while over the corner.
+  }
+}
+
 export function ResizeHandle(props: { size: WindowSize; onResize(size: WindowSize): void }) {
   const drag = useRef<{ x: number; y: number; start: WindowSize; lastSent: number; pending?: WindowSize; timer?: number } | null>(null);
 
@@ -24,7 +35,7 @@ export function ResizeHandle(props: { size: WindowSize; onResize(size: WindowSiz
 
   function onPointerDown(event: PointerEvent) {
     event.preventDefault();
-    (event.currentTarget as HTMLElement).setPointerCapture(event.pointerId);
+    capture(event, true);
     // The window's size now, not the remembered one: main may have clamped it.
     drag.current = { x: event.screenX, y: event.screenY, start: { width: window.innerWidth, height: window.innerHeight }, lastSent: 0 };
   }
@@ -46,7 +57,7 @@ export function ResizeHandle(props: { size: WindowSize; onResize(size: WindowSiz
   function onPointerUp(event: PointerEvent) {
     const state = drag.current;
     if (state === null) return;
-    (event.currentTarget as HTMLElement).releasePointerCapture(event.pointerId);
+    capture(event, false);
     if (state.timer !== undefined) clearTimeout(state.timer);
     flush();
     drag.current = null;

@@ -68,7 +68,7 @@ export function ResultView(props: { job: EditJob; onShowOnCanvas(nodeId: string)
           </button>
           <input
             type="range"
-            class={styles.grow}
+            class={`${styles.grow} ${styles.slider}`}
             min={0}
             max={100}
             value={split}

@@ -155,7 +155,7 @@ export function App(props: Partial<ShowUiData>) {
             {shown ? (
               <Fragment>
                 <VerticalSpace space="medium" />
-                <ResultView job={shown} onShowOnCanvas={(nodeId) => session.showOnCanvas(nodeId)} onFix={(fix) => runFix(fix, shown)} />
+                <ResultView key={shown.clientJobId} job={shown} onShowOnCanvas={(nodeId) => session.showOnCanvas(nodeId)} onFix={(fix) => runFix(fix, shown)} />
               </Fragment>
             ) : null}
             <VerticalSpace space="medium" />

@@ -322,7 +322,7 @@ for (const theme of THEMES) {
     await connectedAsync(ui);
     await main.selectAsync([HERO]);
     // the summary shows what will be used: 3 steps, 192 px (the largest multiple of 64 under 200)
-    await frame.locator('[data-testid=settings-summary]', { hasText: 'Custom · 3 steps · 192 px · random seed' }).waitFor();
+    await frame.locator('[data-testid=settings-summary]', { hasText: "Custom · 3 steps · 192 px · random seed · lowered to the server's limits" }).waitFor();
 
     const count = frame.locator('[data-testid=character-count]');
     await count.getByText('0 / 40').waitFor();

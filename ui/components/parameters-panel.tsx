@@ -17,7 +17,7 @@ const PRESET_NAME: Record<ParameterPreset, string> = { default: 'Default', refer
  */
 export function summarizeParameters(parameters: ParameterSettings, hello?: Hello): string {
   const wire = toWireParameters(parameters);
-  const sent = hello ? clampToLimits(wire, hello.limits).parameters : wire;
+  const { parameters: sent, lowered } = hello ? clampToLimits(wire, hello.limits) : { parameters: wire, lowered: [] };
   const defaults = hello?.model.defaults;
   const steps = sent.steps ?? (defaults ? Math.min(defaults.steps, hello.limits.maxSteps) : undefined);
   const size = (sent.sizeMode ?? 'fit') === 'native' ? 'native size' : (sent.size ?? (defaults ? Math.min(defaults.size, hello.limits.maxEditSize) : undefined));
@@ -26,6 +26,8 @@ export function summarizeParameters(parameters: ParameterSettings, hello?: Hello
     steps === undefined ? "the model's settings" : `${steps} steps`,
     size === undefined ? undefined : typeof size === 'number' ? `${size} px` : size,
     sent.seed === undefined ? 'random seed' : `seed ${sent.seed}`,
+    // Said, not hidden: the designer set more than this server takes.
+    lowered.length > 0 ? "lowered to the server's limits" : undefined,
   ];
   return parts.filter((part) => part !== undefined).join(' · ');
 }

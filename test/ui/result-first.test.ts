@@ -237,7 +237,7 @@ for (const theme of THEMES) {
   test(`a failed edit (${theme}): the row says why with Retry, and Retry works`, { skip }, async (t) => {
     // One waiting edit per designer: of three layers sent at once, the third is refused (server busy).
     const parameters = custom({ steps: 50, size: 512 });
-    const { ui, main, frame } = await openAsync(t, theme, { settings: { parameters }, server: { maxQueuedPerClient: 1 } });
+    const { ui, main, frame } = await openAsync(t, theme, { settings: { parameters, afterPlacing: 'select' }, server: { maxQueuedPerClient: 1 } });
     await connectedAsync(ui);
     const layers = [HERO, { nodeId: '3:1', name: 'Banner', width: 300, height: 100 }, { nodeId: '3:2', name: 'Avatar', width: 96, height: 96 }];
     await main.selectAsync(layers);
@@ -259,6 +259,11 @@ for (const theme of THEMES) {
       { timeout: 60_000 },
     );
     const placedBefore = main.placed.length;
+    // "Select the result": once for the batch, with its last result, not once per layer
+    assert.deepEqual(
+      main.placed.map((request) => request.afterPlacing),
+      [...Array(placedBefore - 1).fill('stay'), 'select'],
+    );
     await frame.locator('[data-testid=history-item][data-phase=failed] [data-testid=fix-retry]').first().click();
     await frame.locator('[data-testid=history-item][data-phase=done] [data-testid=layer-name]', { hasText: layer }).waitFor({ timeout: 60_000 });
     assert.equal(main.placed.length, placedBefore + 1);

@@ -89,3 +89,38 @@ export function checkInstruction(instruction: string, limits: ServerLimits): str
   }
   return undefined;
 }
+
+/** The button that fixes a problem; every error the designer sees carries one where one exists. */
+export type ProblemFix = 'retry' | 'place-beside' | 'open-settings' | 'open-parameters' | 'retry-connection';
+
+export const FIX_LABEL: Record<ProblemFix, string> = {
+  retry: 'Retry',
+  'place-beside': 'Place beside',
+  'open-settings': 'Open settings',
+  'open-parameters': 'Open parameters',
+  'retry-connection': 'Retry now',
+};
+
+/** Server errors the designer fixes elsewhere than by running the edit again. */
+const FIX_BY_CODE: Record<string, ProblemFix> = {
+  MGIE_ERR_UNAUTHORIZED: 'open-settings',
+  MGIE_ERR_FORBIDDEN: 'open-settings',
+  MGIE_ERR_BAD_PARAMETER: 'open-parameters',
+  MGIE_ERR_TIMEOUT: 'open-parameters',
+};
+
+/** What fixes a finished job's problem; undefined when it has none (or none the plugin can offer). */
+export function fixForJob(job: {
+  phase: string;
+  error?: string;
+  errorCode?: string;
+  placement?: string;
+  result?: unknown;
+  source?: unknown;
+}): ProblemFix | undefined {
+  if (job.phase === 'cancelled') return job.source ? 'retry' : undefined;
+  if (job.phase === 'failed') return (job.errorCode === undefined ? undefined : FIX_BY_CODE[job.errorCode]) ?? (job.source ? 'retry' : undefined);
+  // Placed nowhere: replacing the fills was refused (no fills, a locked layer...); beside always works.
+  if (job.phase === 'done' && job.error && job.result && job.placement === 'replace-fills') return 'place-beside';
+  return undefined;
+}

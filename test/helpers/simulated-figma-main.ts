@@ -26,6 +26,8 @@ export class SimulatedFigmaMain {
   selectedProvenance: { nodeId: string; provenance: Provenance } | null = null;
   readonly placed: PlaceResultRequest[] = [];
   readonly exportRequests: Array<{ name: string; request: { requestId: string; maxSide: number; nodeId?: string } }> = [];
+  /** As main does for a layer without fills (a group): replace-fills is refused with its reason. */
+  refuseReplaceFills = false;
   private handled = 0;
   private stopped = false;
   private nextPlacedId = 100;
@@ -92,6 +94,11 @@ export class SimulatedFigmaMain {
       }
       case 'PLACE_RESULT': {
         const request = args[0] as PlaceResultRequest;
+        if (this.refuseReplaceFills && request.placement === 'replace-fills') {
+          const layer = this.selection.find((candidate) => candidate.nodeId === request.provenance.sourceNodeId);
+          // plugin/place-result-async.ts's words for it
+          return this.ui.sendToUiAsync('RESULT_NOT_PLACED', { jobId: request.jobId, reason: `"${layer?.name ?? 'Layer'}" has no fills to replace. Try placing beside it.` });
+        }
         this.placed.push(request);
         return this.ui.sendToUiAsync('RESULT_PLACED', { jobId: request.jobId, nodeId: `${this.nextPlacedId++}:1`, sourceNodeId: request.provenance.sourceNodeId });
       }

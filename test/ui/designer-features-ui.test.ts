@@ -80,13 +80,14 @@ test('Edit what MGIE understood, "Run again with this": same layer, instruction 
   await frame.locator('[data-testid=history-item][data-phase=done]').waitFor({ timeout: 30_000 });
   const first = main.placed[0];
   assert.equal(first.provenance.expressiveInstructionSource, 'model');
-  const block = frame.locator('[data-testid=history-item] [data-testid=expressive-block]');
+  // the newest result is shown large, with its block there (result-view.tsx), not again in its history row
+  const block = frame.locator('[data-testid=result-expressive] [data-testid=expressive-block]');
   await block.filter({ hasText: 'MGIE understood this as' }).waitFor();
   assert.equal(await block.locator('[data-testid=expressive]').innerText(), first.provenance.expressiveInstruction);
   // Copy works or, where the sandbox refuses the clipboard, says how (the text is then selected)
   await block.locator('[data-testid=copy-expressive]').click();
   await block.locator('[data-testid=copy-status]', { hasText: /Copied|press (⌘C|Ctrl\+C)/ }).waitFor();
-  await screenshotThemesAsync(ui, 'expressive', '[data-testid=history-item] [data-testid=expressive-block]');
+  await screenshotThemesAsync(ui, 'expressive', '[data-testid=result-expressive] [data-testid=expressive-block]');
 
   await block.locator('[data-testid=edit-expressive]').click();
   const editor = frame.locator('[data-testid=expressive-edit]');
@@ -106,10 +107,12 @@ test('Edit what MGIE understood, "Run again with this": same layer, instruction 
   assert.equal(submits[0].header.expressiveInstruction, undefined, 'a plain edit lets MGIE write it');
   const second = main.placed[1];
   assert.deepEqual([second.provenance.expressiveInstruction, second.provenance.expressiveInstructionSource, second.provenance.seed], [wording, 'given', first.provenance.seed]);
-  const newest = frame.locator('[data-testid=history-item]').first();
+  const newest = frame.locator('[data-testid=result-expressive]');
   await newest.locator('[data-testid=expressive-block][data-source=given]', { hasText: 'Your wording' }).waitFor();
   assert.equal(await newest.locator('[data-testid=expressive]').innerText(), wording);
-  await screenshotThemesAsync(ui, 'your-wording', '[data-testid=history-item] [data-source=given]');
+  // the first result's row, no longer the one shown large, keeps MGIE's own wording
+  await frame.locator('[data-testid=history-item] [data-testid=expressive-block][data-source=model]').waitFor();
+  await screenshotThemesAsync(ui, 'your-wording', '[data-testid=result-expressive] [data-source=given]');
   assert.deepEqual(ui.consoleErrors, []);
 });
 

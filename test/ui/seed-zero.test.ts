@@ -43,13 +43,12 @@ test('in the plugin UI: typing seed 0 edits with seed 0, shows it, and gives the
   await frame.locator('[data-testid=connection][data-state=connected]').waitFor();
   await main.selectAsync([HERO]);
 
-  // the designer opens Parameters and types 0 over the stored 7
-  // (the disclosure's transparent checkbox lies over its title and takes the click)
-  await frame.getByText('Parameters ·').click({ force: true });
+  // the designer opens Parameters (the summary line under the instruction) and types 0 over the stored 7
+  await frame.locator('[data-testid=settings-summary]').click();
   const seedField = frame.locator('#parameter-seed');
   await seedField.fill('0');
   await seedField.press('Tab');
-  await frame.getByText('Parameters · 2 steps, 64 px, seed 0').waitFor();
+  await frame.locator('[data-testid=settings-summary]', { hasText: 'Custom · 2 steps · 64 px · seed 0' }).waitFor();
 
   for (const round of [1, 2]) {
     await frame.locator('#instruction').fill('make the frame red');

@@ -6,7 +6,7 @@ import styles from './designer-features.css';
 /** `steps` are the lines after the instruction (step 2 on); the server takes MAX_WIRE_CHAIN_STEPS in all. */
 export function ChainEditor(props: { steps: string[]; onChange(steps: string[]): void; onSubmit?(): void }) {
   const { steps } = props;
-  const canAdd = steps.length < MAX_WIRE_CHAIN_STEPS - 1;
+  if (steps.length === 0) return null;
   function set(index: number, value: string) {
     props.onChange(steps.map((line, other) => (other === index ? value : line)));
   }
@@ -43,13 +43,23 @@ export function ChainEditor(props: { steps: string[]; onChange(steps: string[]):
           </button>
         </div>
       ))}
-      {canAdd ? (
-        <button type="button" class={styles.linkButton} data-testid="add-chain-step" onClick={() => props.onChange([...steps, ''])} title="Add an instruction that edits this one's result">
-          Then…
-        </button>
-      ) : (
-        <span class={styles.status}>{MAX_WIRE_CHAIN_STEPS} steps is the most one chain takes.</span>
-      )}
     </div>
+  );
+}
+
+/** "Then…", in the row of the Edit button (one line: the running edit's preview below must stay in view). */
+export function AddChainStepButton(props: { steps: string[]; onChange(steps: string[]): void }) {
+  const canAdd = props.steps.length < MAX_WIRE_CHAIN_STEPS - 1;
+  return (
+    <button
+      type="button"
+      class={styles.linkButton}
+      data-testid="add-chain-step"
+      disabled={!canAdd}
+      onClick={() => props.onChange([...props.steps, ''])}
+      title={canAdd ? "Add an instruction that edits this one's result" : `${MAX_WIRE_CHAIN_STEPS} steps is the most one chain takes.`}
+    >
+      Then…
+    </button>
   );
 }

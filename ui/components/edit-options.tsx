@@ -11,7 +11,7 @@ export const MAX_UI_VARIATIONS = 4;
 export function VariationsControl(props: { value: number; onChange(value: number): void; chained: boolean }) {
   const title = props.chained ? 'Variations are for one edit, not a chain: remove the "Then…" steps to make several.' : 'How many versions to make, to pick from before placing';
   return (
-    <div class={styles.options}>
+    <div class={styles.optionsInline}>
       <label class={styles.optionLabel} for="variations">
         Variations
       </label>

@@ -16,14 +16,13 @@ export function JobCard(props: { job: EditJob; now: number; pastTimings?: PastTi
   return (
     <div class={styles.card} data-testid="job" data-phase={job.phase}>
       <div class={styles.row}>
-        <div class={`${styles.cardTitle} ${styles.grow}`} title={job.instruction}>
-          {job.instruction}
+        <div class={`${styles.cardTitle} ${styles.grow}`} title={`${job.instruction} · ${job.sourceName}`}>
+          {job.instruction} <span class={styles.muted}>· {job.sourceName}</span>
         </div>
         <Button secondary onClick={props.onCancel} disabled={job.cancelRequested === true} data-testid="cancel" aria-label={`Cancel "${job.instruction}"`}>
           {job.cancelRequested ? 'Cancelling…' : 'Cancel'}
         </Button>
       </div>
-      <div class={styles.muted}>{job.sourceName}</div>
       <div class={styles.progressTrack} role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} aria-label="Edit progress">
         <div class={styles.progressBar} style={{ width: `${percent}%` }} />
       </div>
@@ -31,9 +30,10 @@ export function JobCard(props: { job: EditJob; now: number; pastTimings?: PastTi
         {progress.label}
         {left ? ` · ${left}` : ''}
       </div>
+      {/* The picture first: it is what the designer waits for, and it must be in view at the window's height. */}
+      {job.preview ? <img class={styles.preview} src={job.preview.url} alt={`Preview at step ${job.preview.step} of ${job.preview.steps}`} data-testid="preview" /> : null}
       <ChainSteps job={job} />
       <ExpressiveBlock job={job} />
-      {job.preview ? <img class={styles.preview} src={job.preview.url} alt={`Preview at step ${job.preview.step} of ${job.preview.steps}`} data-testid="preview" /> : null}
     </div>
   );
 }

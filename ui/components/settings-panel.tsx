@@ -24,7 +24,7 @@ export function SettingsPanel(props: {
   const save = (token: string) => props.onSave({ serverUrl: serverUrl.trim(), token });
 
   return (
-    <div class={styles.section} data-testid="settings" data-mode={mode}>
+    <div id="settings-panel" class={styles.section} data-testid="settings" data-mode={mode}>
       <Text>
         <strong>{mode === 'pair' ? 'Pair with the server' : 'Connect with a token'}</strong>
       </Text>

@@ -2,7 +2,7 @@
 // it along as the server's events arrive. Images (previews, results) are attached by the caller, which
 // owns their object URLs.
 import type { EditStageName, JobParameters, ResultHeader, ServerMessage, WireEditParameters } from '../../companion-server/protocol/messages.ts';
-import type { ChainPlacement } from '../../plugin/types.ts';
+import type { ChainPlacement, ExportedImage, Placement } from '../../plugin/types.ts';
 
 export type JobPhase = 'queued' | 'running' | 'placing' | 'done' | 'failed' | 'cancelled';
 
@@ -63,6 +63,16 @@ export interface EditJob {
   /** For the designer: what happened and what to do. */
   error?: string;
   cancelRequested?: boolean;
+  /** The server's error code when it failed on the server (describe-problem.ts fixForJob picks the button). */
+  errorCode?: string;
+  /** The layer as exported for this edit: Retry sends it again, unchanged. */
+  source?: ExportedImage;
+  /** Object URL of source.png, for before/after; revoked when the job is dropped from the history. */
+  originalUrl?: string;
+  /** The jobs of one submit over several layers share this (one group in the history). */
+  batchId?: string;
+  /** How the result was placed (or was to be): a refused 'replace-fills' offers "Place beside". */
+  placement?: Placement;
   /** ms since epoch */
   submittedAt: number;
   startedAt?: number;
@@ -123,7 +133,7 @@ export function applyServerMessage(
       case 'cancelled':
         return { ...job, phase: 'cancelled', finishedAt: now };
       case 'error':
-        return { ...job, phase: 'failed', error: describeError(message.code, message.message), finishedAt: now };
+        return { ...job, phase: 'failed', error: describeError(message.code, message.message), errorCode: message.code, finishedAt: now };
       default:
         return job;
     }

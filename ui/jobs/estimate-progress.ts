@@ -85,3 +85,21 @@ export function formatSecondsLeft(seconds: number | undefined): string {
   const minutes = Math.round(seconds / 60);
   return `about ${minutes} min left`;
 }
+
+/**
+ * Seconds until every job of a group is done: what the running ones have left plus a whole edit for each
+ * waiting one, as long as the last finished edit took (its steps scaled to the job's). Undefined before
+ * any edit has finished: there is nothing to base it on.
+ */
+export function estimateGroupSecondsLeft(jobs: readonly EditJob[], now: number, past?: PastTimings): number | undefined {
+  if (!past) return undefined;
+  let ms = 0;
+  for (const job of jobs) {
+    if (job.phase === 'running') ms += (estimateProgress(job, now, past).secondsLeft ?? 0) * 1000;
+    else if (job.phase === 'queued') {
+      const expected = expectedStageMs(job.requested.steps ?? past.steps, past);
+      ms += STAGES.reduce((sum, stage) => sum + expected[stage], 0);
+    }
+  }
+  return ms > 0 ? Math.max(1, Math.round(ms / 1000)) : undefined;
+}

@@ -17,7 +17,7 @@ import { PAIRING_PATHS, registerPairingRoutes } from './pairing/pairing-routes.t
 import { ProtocolErrorLog } from './protocol-error-log.ts';
 import { isAllowedHost, isAllowedOrigin, RateLimiter, tokenFromRequest } from './request-guards.ts';
 import { ResultCache } from './result-cache.ts';
-import type { Outgoing } from './run-edit-job.ts';
+import type { FinishedEdit, Outgoing } from './run-edit-job.ts';
 import { httpExtrasOf } from './submit-extras.ts';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.ts';
 import { maxFrameBytes, type ServerOptions } from './server-options.ts';
@@ -204,14 +204,10 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     if (!rateLimiter.take(user)) return refuse(reply, rateLimited());
     if (!Buffer.isBuffer(request.body)) return refuse(reply, new MgieError('MGIE_ERR_BAD_IMAGE', 'Send the image as the request body with Content-Type image/png (or image/jpeg, image/webp).'));
     try {
-      const header = {
-        type: 'submit' as const,
-        clientJobId: randomUUID(),
-        ...httpExtrasOf(request.query as Record<string, string | string[] | undefined>),
-        instruction: query.instruction ?? '',
-        parameters: parseQueryParameters(query),
-      };
-      const { jobId } = await ready.submitAsync(clientId, header, request.body, { streamEvents: false, owner: user });
+      const { maskBytes, ...extras } = httpExtrasOf(request.query as Record<string, string | string[] | undefined>);
+      const header = { type: 'submit' as const, clientJobId: randomUUID(), ...extras, parameters: parseQueryParameters(query) };
+      const { image, mask } = withBadParameter(() => splitSubmitPayload({ maskBytes }, request.body as Buffer));
+      const { jobId } = await ready.submitAsync(clientId, header, image, { streamEvents: false, owner: user, mask });
       // The request lives until the answer: let go of its body, so a waiting upload is on disk only.
       request.body = undefined;
       // A client that hangs up before its answer cancels its edit.
@@ -220,6 +216,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
         if (!reply.raw.writableFinished) Promise.resolve().then(() => ready.cancel(user, jobId)).catch(() => undefined);
       });
       const done = await ready.whenDone(jobId);
+      if (done.earlier !== undefined) return sendMultipart(reply, jobId, [...done.earlier, done]);
       return reply
         .type('image/png')
         .header('X-MGIE-Expressive-Instruction', encodeURIComponent(done.header.expressiveInstruction))
@@ -387,6 +384,36 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       }
     },
   };
+}
+
+function withBadParameter<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw isMgieError(error) ? error : new MgieError('MGIE_ERR_BAD_PARAMETER', `${(error as Error).message}: send the image and then the mask in the body, with maskBytes the mask's length.`);
+  }
+}
+
+/** Several results (variations, chain steps) in one answer: multipart/mixed, one image/png part each, in order. */
+function sendMultipart(reply: FastifyReply, jobId: string, results: FinishedEdit[]): FastifyReply {
+  const boundary = `mgie-${randomUUID()}`;
+  const parts: Buffer[] = [];
+  for (const { header, png } of results) {
+    const lines = [
+      `--${boundary}`,
+      'Content-Type: image/png',
+      `Content-Length: ${png.length}`,
+      `X-MGIE-Instruction: ${encodeURIComponent(header.instruction)}`,
+      `X-MGIE-Expressive-Instruction: ${encodeURIComponent(header.expressiveInstruction)}`,
+      `X-MGIE-Expressive-Instruction-Source: ${header.expressiveInstructionSource ?? 'model'}`,
+      `X-MGIE-Seed: ${header.seed ?? header.parameters.seed}`,
+      ...(header.variation !== undefined ? [`X-MGIE-Variation: ${header.variation}/${header.of}`] : []),
+      ...(header.chainStep !== undefined ? [`X-MGIE-Chain-Step: ${header.chainStep}/${header.of}`] : []),
+    ];
+    parts.push(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), png, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return reply.type(`multipart/mixed; boundary=${boundary}`).header('X-MGIE-Job-Id', jobId).send(Buffer.concat(parts));
 }
 
 function parseQueryParameters(query: Record<string, string | undefined>): Record<string, number | string> {

@@ -40,7 +40,8 @@ export interface EditBackend {
   /** Hands a (re)connected client what finished for it elsewhere (a scale-out front: results kept in Redis). */
   deliverKeptAsync?(clientId: string): Promise<void>;
   /** Waits for a job to end, for the HTTP endpoint. */
-  whenDone(jobId: string): Promise<FinishedEdit>;
+  /** `earlier`: a job's variations or chain steps before its last (in-process only; a front refuses such HTTP jobs). */
+  whenDone(jobId: string): Promise<FinishedEdit & { earlier?: FinishedEdit[] }>;
   closeAsync(): Promise<void>;
 }
 

@@ -125,8 +125,8 @@ export class EditService implements EditBackend {
       .map((j) => ({ ...j, clientJobId: this.jobs.get(j.jobId)?.job.clientJobId ?? '' }));
   }
 
-  /** Waits for a job to end, for the HTTP endpoint. */
-  whenDone(jobId: string): Promise<FinishedEdit> {
+  /** Waits for a job to end, for the HTTP endpoint; `earlier` holds a job's variations or chain steps before its last. */
+  whenDone(jobId: string): Promise<FinishedEdit & { earlier?: FinishedEdit[] }> {
     return new Promise((resolve, reject) => this.waiters.set(jobId, { resolve, reject }));
   }
 
@@ -136,7 +136,16 @@ export class EditService implements EditBackend {
   }
 
   private submitting: EditJob | null = null;
-  private readonly waiters = new Map<string, { resolve: (r: FinishedEdit) => void; reject: (e: unknown) => void }>();
+  private readonly earlierResults = new Map<string, FinishedEdit[]>();
+
+  private collectEarlier(jobId: string, outgoing: Outgoing): void {
+    if (outgoing.kind !== 'binary' || (outgoing.header as { type?: string }).type !== 'result') return;
+    const list = this.earlierResults.get(jobId) ?? [];
+    list.push({ header: outgoing.header as ResultHeader, png: Buffer.from(outgoing.payload) });
+    this.earlierResults.set(jobId, list);
+  }
+
+  private readonly waiters = new Map<string, { resolve: (r: FinishedEdit & { earlier?: FinishedEdit[] }) => void; reject: (e: unknown) => void }>();
 
   private async runAsync(jobId: string, job: EditJob, signal: AbortSignal): Promise<FinishedEdit> {
     const owner = job.clientId;
@@ -152,7 +161,9 @@ export class EditService implements EditBackend {
     const image = await job.upload.image.readAsync();
     const mask = await job.upload.mask?.readAsync();
     void releaseSubmissionAsync(job.upload); // the running job holds the bytes now
-    const { header, png } = await this.engine.runJobAsync({ ...job, image, mask, jobId }, { signal, send: (outgoing) => this.send(owner, outgoing), previewIntervalMs: this.options.previewIntervalMs });
+    // An HTTP job has no socket: its earlier results (variations, chain steps) wait for its one answer.
+    const send = job.streamEvents ? (outgoing: Outgoing) => this.send(owner, outgoing) : (outgoing: Outgoing) => this.collectEarlier(jobId, outgoing);
+    const { header, png } = await this.engine.runJobAsync({ ...job, image, mask, jobId }, { signal, send, previewIntervalMs: this.options.previewIntervalMs });
     if (job.cacheKey) await this.cache?.setAsync(job.cacheKey, png, { ...header });
     return { header, png };
   }
@@ -187,7 +198,10 @@ export class EditService implements EditBackend {
         this.metrics.runSeconds.observe({ user }, event.runMs / 1000);
         this.metrics.jobs.inc({ outcome: 'succeeded', user });
         if (stream) this.send(clientId, { kind: 'binary', header: event.result.header, payload: event.result.png, droppable: false });
-        this.finish(event.jobId, (w) => w.resolve(event.result));
+        {
+          const earlier = this.earlierResults.get(event.jobId);
+          this.finish(event.jobId, (w) => w.resolve(earlier ? { ...event.result, earlier } : event.result));
+        }
         break;
       case 'failed':
         this.metrics.jobs.inc({ outcome: 'failed', user });
@@ -202,11 +216,12 @@ export class EditService implements EditBackend {
     }
   }
 
-  private finish(jobId: string, settle: (waiter: { resolve: (r: FinishedEdit) => void; reject: (e: unknown) => void }) => void): void {
+  private finish(jobId: string, settle: (waiter: { resolve: (r: FinishedEdit & { earlier?: FinishedEdit[] }) => void; reject: (e: unknown) => void }) => void): void {
     // However the job ended (done, failed, cancelled waiting or running, shut down), its upload goes.
     const upload = this.jobs.get(jobId)?.job.upload;
     if (upload) void releaseSubmissionAsync(upload);
     this.jobs.delete(jobId);
+    this.earlierResults.delete(jobId);
     const waiter = this.waiters.get(jobId);
     this.waiters.delete(jobId);
     if (waiter) settle(waiter);

@@ -83,9 +83,10 @@ export async function runEditJobAsync(pipeline: MgiePipeline, job: EditJobInput,
     cached: false,
     ...more,
   });
-  // Results before the job's last (variations, chain steps) are final messages too: kept for an absent client.
+  // Results before the job's last (variations, chain steps) are final messages too: kept for an absent
+  // client, or (HTTP jobs, no events) collected by the service for the one answer.
   const sendEarlier = (earlier: FinishedEdit): void => {
-    if (job.streamEvents) context.send({ kind: 'binary', header: earlier.header, payload: earlier.png, droppable: false });
+    context.send({ kind: 'binary', header: earlier.header, payload: earlier.png, droppable: false });
   };
   return editWithExtrasAsync(pipeline, job, { signal: context.signal, onProgress }, headerOf, sendEarlier);
 }

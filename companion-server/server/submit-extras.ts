@@ -114,21 +114,34 @@ export function checksWithoutModel(maxInstructionLength: number): SubmitChecks {
 }
 
 /**
- * POST /v1/edits: an expressive instruction (`expressive=TEXT`) works as over the WebSocket; variations,
- * chains and masks answer several pictures or need a second upload, which one PNG answer cannot carry.
+ * POST /v1/edits: the designer features from the query. `instruction` given several times is a chain,
+ * `variations=N` asks for N, `expressive=TEXT` is the designer's wording, and `maskBytes=N` says that the
+ * body's last N bytes are the mask (after the image, as in a WebSocket submit frame). Jobs with several
+ * results are answered as multipart/mixed, one image/png part per result (PROTOCOL.md, "HTTP").
  */
-export function httpExtrasOf(query: Record<string, string | string[] | undefined>): Pick<SubmitHeader, 'expressiveInstruction'> {
-  const toWebSocket = 'Use the WebSocket protocol (PROTOCOL.md, "submit") for it.';
-  if (Array.isArray(query.instruction)) {
-    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `Chains (instruction given ${query.instruction.length} times) answer a picture per step, which one HTTP answer cannot carry. ${toWebSocket} Or send one instruction per request, each on the previous answer.`);
-  }
-  if (query.variations !== undefined) {
-    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `variations answer several pictures, which one HTTP answer cannot carry. ${toWebSocket} Or send the request again with seed, seed + 1, ... for the same pictures.`);
-  }
-  if (query.mask !== undefined) {
-    throw new MgieError('MGIE_ERR_BAD_PARAMETER', `A mask travels beside the image, which this endpoint's single-image body cannot carry. ${toWebSocket}`);
-  }
-  const expressive = query.expressive;
-  if (Array.isArray(expressive)) throw new MgieError('MGIE_ERR_BAD_PARAMETER', `expressive was given ${expressive.length} times; give it once.`);
-  return expressive === undefined ? {} : { expressiveInstruction: expressive };
+export function httpExtrasOf(query: Record<string, string | string[] | undefined>): Pick<SubmitHeader, 'instruction' | 'chain' | 'variations' | 'expressiveInstruction' | 'maskBytes'> {
+  const once = (name: string): string | undefined => {
+    const value = query[name];
+    if (Array.isArray(value)) throw new MgieError('MGIE_ERR_BAD_PARAMETER', `${name} was given ${value.length} times; give it once.`);
+    return value;
+  };
+  const whole = (name: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isInteger(value)) throw new MgieError('MGIE_ERR_BAD_PARAMETER', `Query parameter ${name} must be a whole number, got "${text}".`);
+    return value;
+  };
+  const instructions = query.instruction === undefined ? [''] : Array.isArray(query.instruction) ? query.instruction : [query.instruction];
+  const [instruction, ...chain] = instructions;
+  const expressive = once('expressive');
+  const variations = whole('variations', once('variations'));
+  const maskBytes = whole('maskBytes', once('maskBytes'));
+  if (maskBytes !== undefined && maskBytes < 1) throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'maskBytes must be the mask\'s length in bytes (at least 1), the mask following the image in the body.');
+  return {
+    instruction,
+    ...(chain.length > 0 ? { chain } : {}),
+    ...(variations !== undefined ? { variations } : {}),
+    ...(expressive !== undefined ? { expressiveInstruction: expressive } : {}),
+    ...(maskBytes !== undefined ? { maskBytes } : {}),
+  };
 }

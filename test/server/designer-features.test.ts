@@ -163,10 +163,29 @@ test('bad masks and bad combinations are refused before the job waits in line, s
   assert.equal(results.length, 1);
 });
 
-test('POST /v1/edits: expressive=TEXT is used and reported; variations, chains and masks point to the WebSocket', async (t) => {
+/** The parts of a multipart/mixed answer: each part's headers (lower-case names) and bytes. */
+function multipartParts(contentType: string, body: Buffer): Array<{ headers: Record<string, string>; bytes: Buffer }> {
+  const boundary = /boundary=([^;]+)/.exec(contentType)?.[1];
+  assert.ok(boundary, contentType);
+  const parts: Array<{ headers: Record<string, string>; bytes: Buffer }> = [];
+  let at = body.indexOf(`--${boundary}\r\n`);
+  while (at >= 0) {
+    const headEnd = body.indexOf('\r\n\r\n', at);
+    const headers = Object.fromEntries(
+      body.subarray(at, headEnd).toString().split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    );
+    const length = Number(headers['content-length']);
+    parts.push({ headers, bytes: body.subarray(headEnd + 4, headEnd + 4 + length) });
+    const next = headEnd + 4 + length + 2;
+    at = body.subarray(next).toString('latin1').startsWith(`--${boundary}--`) ? -1 : body.indexOf(`--${boundary}\r\n`, next);
+  }
+  return parts;
+}
+
+test('POST /v1/edits: expressive=TEXT, variations=N and a chain (instruction repeated) answer multipart/mixed, a mask after the image with maskBytes', async (t) => {
   const { httpUrl } = await startTestServerAsync(t);
-  const post = (query: string) =>
-    photoAsync().then((body) => fetch(`${httpUrl}/v1/edits?${query}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' }, body: new Uint8Array(body) }));
+  const post = (query: string, body?: Uint8Array) =>
+    photoAsync().then((photo) => fetch(`${httpUrl}/v1/edits?${query}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' }, body: new Uint8Array(body ?? photo) }));
   const text = 'Snow covers the ground.';
   const response = await post(`instruction=add%20snow&seed=7&steps=3&size=64&expressive=${encodeURIComponent(text)}`);
   assert.equal(response.status, 200);
@@ -176,11 +195,32 @@ test('POST /v1/edits: expressive=TEXT is used and reported; variations, chains a
   assert.equal((await sharp(png).metadata()).format, 'png');
   const plain = await post('instruction=add%20snow&seed=7&steps=3&size=64');
   assert.equal(plain.headers.get('x-mgie-expressive-instruction-source'), 'model');
-  await plain.arrayBuffer();
+  const plainPng = Buffer.from(await plain.arrayBuffer());
+
+  const variations = await post('instruction=add%20snow&seed=7&steps=3&size=64&variations=3');
+  assert.equal(variations.status, 200);
+  assert.match(variations.headers.get('content-type')!, /^multipart\/mixed; boundary=/);
+  const parts = multipartParts(variations.headers.get('content-type')!, Buffer.from(await variations.arrayBuffer()));
+  assert.deepEqual(parts.map((part) => [part.headers['content-type'], part.headers['x-mgie-variation'], part.headers['x-mgie-seed']]), [['image/png', '1/3', '7'], ['image/png', '2/3', '8'], ['image/png', '3/3', '9']]);
+  assert.deepEqual(parts[0].bytes, plainPng, 'variation 1 is the plain edit');
+
+  const chain = await post('instruction=add%20snow&instruction=make%20it%20night&seed=7&steps=3&size=64');
+  assert.equal(chain.status, 200);
+  const steps = multipartParts(chain.headers.get('content-type')!, Buffer.from(await chain.arrayBuffer()));
+  assert.deepEqual(steps.map((part) => [part.headers['x-mgie-chain-step'], decodeURIComponent(part.headers['x-mgie-instruction'])]), [['1/2', 'add snow'], ['2/2', 'make it night']]);
+  assert.deepEqual(steps[0].bytes, plainPng, 'step 1 is the plain edit');
+
+  const photo = await photoAsync();
+  const black = await solidPngAsync(96, 64, 0);
+  const masked = await post(`instruction=add%20snow&seed=7&steps=3&size=64&maskBytes=${black.length}`, Buffer.concat([photo, black]));
+  assert.equal(masked.status, 200);
+  assert.deepEqual(await rawRgbAsync(Buffer.from(await masked.arrayBuffer())), await rawRgbAsync(photo), 'an all-black mask keeps every pixel');
+
   for (const [query, pattern] of [
-    ['instruction=a&variations=3', /variations answer several pictures.*WebSocket/],
-    ['instruction=a&instruction=b', /Chains \(instruction given 2 times\).*WebSocket/],
-    ['instruction=a&mask=1', /mask.*WebSocket/],
+    ['instruction=a&expressive=x&expressive=y', /expressive was given 2 times/],
+    ['instruction=a&variations=two', /variations must be a whole number/],
+    [`instruction=a&maskBytes=${photo.length + 10}`, /maskBytes.*send the image and then the mask/],
+    ['instruction=a&variations=2&instruction=b', /variations are for one edit, not a chain/],
   ] as const) {
     const refused = await post(query);
     assert.equal(refused.status, 400, query);

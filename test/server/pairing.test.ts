@@ -11,7 +11,7 @@ import type { PairingOptions } from '../../companion-server/server/server-option
 import { codeOnTerminal, startPairingServerAsync } from '../helpers/pairing-server.ts';
 import { runMgieAsync } from '../helpers/run-mgie.ts';
 import { samplePhotoAsync } from '../helpers/sample-images.ts';
-import { startTestServerAsync, type TestServer, TestClient } from '../helpers/test-server.ts';
+import { type TestServer, TestClient } from '../helpers/test-server.ts';
 
 async function pairingServerAsync(t: TestContext, pairing: Partial<PairingOptions> = {}, listen: { listenHost?: string; allowedHosts?: string[] } = {}) {
   return startPairingServerAsync(t, pairing, { listenHost: listen.listenHost, overrides: listen.allowedHosts ? { allowedHosts: listen.allowedHosts } : {} });

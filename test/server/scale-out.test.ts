@@ -160,6 +160,11 @@ test('the designer features travel through Redis: a mask, an expressive instruct
   const refused = await client.waitForJson('error', (m) => m.clientJobId === 'f-bad');
   assert.equal(refused.code, 'MGIE_ERR_BAD_PARAMETER');
   assert.match(refused.message, /variations are for one edit, not a chain/);
+
+  // over HTTP a front answers one picture: several results are refused, saying what to do
+  const http = await fetch(`${frontA.httpUrl}/v1/edits?instruction=add%20snow&steps=2&size=64&variations=2`, { method: 'POST', body: new Uint8Array(image), headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'image/png' } });
+  assert.equal(http.status, 400);
+  assert.match(((await http.json()) as { message: string }).message, /over the WebSocket only.*seed, seed \+ 1/);
 });
 
 test('cancelling a waiting job and a running one: both end cancelled, the running one stops within a model run', { skip }, async (t) => {

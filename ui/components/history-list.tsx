@@ -4,7 +4,7 @@
 import { Button } from '@create-figma-plugin/ui';
 import { Fragment, h } from 'preact';
 import { fixForJob, type ProblemFix } from '../describe-problem.ts';
-import { type EditJob, isActive } from '../jobs/edit-job.ts';
+import { type EditJob, isActive, representativeResult } from '../jobs/edit-job.ts';
 import { historyEntries } from '../jobs/history-entries.ts';
 import { estimateGroupSecondsLeft, formatSecondsLeft, type PastTimings } from '../jobs/estimate-progress.ts';
 import styles from '../styles.css';
@@ -97,11 +97,13 @@ function HistoryItem(props: { job: EditJob; shown: boolean; inGroup?: boolean } 
                     ? `${job.variationResults.length} variations: pick one to place`
                     : 'Done';
   const problem = job.phase === 'failed' || (job.phase === 'done' && job.error !== undefined);
+  // Variations not picked yet: the first one stands for them (never an empty square).
+  const thumb = representativeResult(job);
   return (
     <div class={`${styles.historyItem} ${props.shown ? styles.historyItemShown : ''}`} data-testid="history-item" data-phase={job.phase}>
-      {job.result ? (
+      {thumb ? (
         <button type="button" class={styles.thumbButton} onClick={() => props.onShow(job.clientJobId)} aria-label={`Show the result of "${job.instruction}" on ${job.sourceName} large`} aria-pressed={props.shown}>
-          <img class={styles.thumb} src={job.result.url} alt="" />
+          <img class={styles.thumb} src={thumb.url} alt="" />
         </button>
       ) : (
         <div class={`${styles.thumb} ${styles.thumbIcon} ${problem ? styles.bad : ''}`} aria-hidden="true" data-testid="phase-icon">

@@ -2,7 +2,7 @@
 // the image as it develops, and Cancel.
 import { Button } from '@create-figma-plugin/ui';
 import { h } from 'preact';
-import type { EditJob } from '../jobs/edit-job.ts';
+import { type EditJob, titleOf } from '../jobs/edit-job.ts';
 import { estimateProgress, formatSecondsLeft, type PastTimings } from '../jobs/estimate-progress.ts';
 import styles from '../styles.css';
 import { ChainSteps } from './chain-steps.tsx';
@@ -16,8 +16,8 @@ export function JobCard(props: { job: EditJob; now: number; pastTimings?: PastTi
   return (
     <div class={styles.card} data-testid="job" data-phase={job.phase}>
       <div class={styles.row}>
-        <div class={`${styles.cardTitle} ${styles.grow}`} title={`${job.instruction} · ${job.sourceName}`}>
-          {job.instruction} <span class={styles.muted}>· {job.sourceName}</span>
+        <div class={`${styles.cardTitle} ${styles.grow}`} title={`${titleOf(job)} · ${job.sourceName}`}>
+          {titleOf(job)} <span class={styles.muted}>· {job.sourceName}</span>
         </div>
         <Button secondary onClick={props.onCancel} disabled={job.cancelRequested === true} data-testid="cancel" aria-label={`Cancel "${job.instruction}"`}>
           {job.cancelRequested ? 'Cancelling…' : 'Cancel'}

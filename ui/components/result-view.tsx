@@ -5,7 +5,7 @@ import { h } from 'preact';
 import { useState } from 'preact/hooks';
 import type { ProblemFix } from '../describe-problem.ts';
 import { fixForJob } from '../describe-problem.ts';
-import type { EditJob } from '../jobs/edit-job.ts';
+import { type EditJob, titleOf } from '../jobs/edit-job.ts';
 import { ExpressiveBlock } from './expressive-block.tsx';
 import styles from '../styles.css';
 import { FixButton } from './fix-button.tsx';
@@ -29,8 +29,8 @@ export function ResultView(props: { job: EditJob; onShowOnCanvas(nodeId: string)
   return (
     <section class={styles.result} aria-label={`Result of "${job.instruction}" on ${job.sourceName}`} data-testid="result" data-phase={job.phase}>
       <div class={styles.resultTitle}>
-        <span class={styles.grow} title={job.instruction}>
-          {job.instruction}
+        <span class={styles.grow} title={titleOf(job)}>
+          {titleOf(job)}
         </span>
         <span class={styles.muted}>{job.sourceName}</span>
       </div>

@@ -80,6 +80,11 @@ export interface EditJob {
   finishedAt?: number;
 }
 
+/** What the job asked for, in one line: a chain's steps joined ("add snow → make it night"). */
+export function titleOf(job: EditJob): string {
+  return job.chain !== undefined && job.chain.length > 1 ? job.chain.join(' → ') : job.instruction;
+}
+
 export function isActive(job: EditJob): boolean {
   return job.phase === 'queued' || job.phase === 'running';
 }

@@ -12,7 +12,7 @@ import type { BundleManifest } from '../../engine/bundle/bundle-manifest.ts';
 import { resolveEditParameters } from '../../engine/edit-parameters.ts';
 import { checkImageHeaderAsync } from '../../engine/image/decode-input-image.ts';
 import { editSize } from '../../engine/image/edit-size.ts';
-import { checkSubmitExtrasAsync, checksWithoutModel } from '../submit-extras.ts';
+import { checkSubmitExtrasAsync, checksWithoutModel, hasSeveralResults } from '../submit-extras.ts';
 import { decodeBinaryFrame, type ResultHeader, type ServerMessage, type SubmitHeader, type WireEditParameters } from '../../protocol/messages.ts';
 import type { ServiceContext } from '../build-app.ts';
 import type { ClientJobState, EditBackend, ServedModel, SubmitOptions } from '../edit-backend.ts';
@@ -100,6 +100,10 @@ export class RedisEditService implements EditBackend {
     const { width, height } = await checkImageHeaderAsync(image, server.limits);
     const { mask } = options;
     const extras = await checkSubmitExtrasAsync(checksWithoutModel(server.limits.maxInstructionLength), header, { width, height }, mask, { maxImageBytes: server.maxImageBytes, image: server.limits });
+    if (options.streamEvents === false && hasSeveralResults(extras)) {
+      // Only the job's last result is kept in Redis for a waiting HTTP answer; the others are events.
+      throw new MgieError('MGIE_ERR_BAD_PARAMETER', 'Variations and chains answer several pictures, which a scale-out front (mgie serve --queue) answers over the WebSocket only. Use the WebSocket, or send one request per variation (seed, seed + 1, ...) or per step.');
+    }
     // Parameters and the edit canvas against the live workers' model, so a bad edit fails before it waits
     // in line (the seed is drawn here, so a retried job gives the same picture). With no worker alive yet
     // they wait for the worker's own check.

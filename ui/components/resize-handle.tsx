@@ -40,10 +40,14 @@ export function ResizeHandle(props: { size: WindowSize; onResize(size: WindowSiz
     drag.current = { x: event.screenX, y: event.screenY, start: { width: window.innerWidth, height: window.innerHeight }, lastSent: 0 };
   }
 
+  function sizeAt(state: NonNullable<typeof drag.current>, event: PointerEvent): WindowSize {
+    return { width: Math.round(state.start.width + event.screenX - state.x), height: Math.round(state.start.height + event.screenY - state.y) };
+  }
+
   function onPointerMove(event: PointerEvent) {
     const state = drag.current;
     if (state === null) return;
-    state.pending = { width: Math.round(state.start.width + event.screenX - state.x), height: Math.round(state.start.height + event.screenY - state.y) };
+    state.pending = sizeAt(state, event);
     const wait = RESIZE_INTERVAL_MS - (Date.now() - state.lastSent);
     if (wait <= 0) flush();
     else if (state.timer === undefined) {
@@ -59,6 +63,8 @@ export function ResizeHandle(props: { size: WindowSize; onResize(size: WindowSiz
     if (state === null) return;
     capture(event, false);
     if (state.timer !== undefined) clearTimeout(state.timer);
+    // Where the pointer was let go, which may be past the last move this window saw.
+    state.pending = sizeAt(state, event);
     flush();
     drag.current = null;
   }

@@ -40,7 +40,7 @@ export function adviseOnConnection(status: ConnectionStatus, address: ServerAddr
         : `Cannot reach ${address.httpBase}. Check that the team server is running and that this plugin was built with its address (MGIE_TEAM_SERVER).${retry}`;
     }
     case 'token-rejected':
-      return "Token rejected: paste the server's token. Its start-up banner says where it is (cat …/mgie-for-figma/token); on a team server, ask its admin for a token of your own.";
+      return 'Token rejected (it was revoked, or is for another server): open Settings and pair again, or paste a token your admin made for you.';
     case 'forbidden':
       return status.message;
     case 'incompatible':
@@ -69,7 +69,7 @@ export function describeServerError(code: string, message: string): string {
     case 'MGIE_ERR_SHUTTING_DOWN':
       return 'The server is starting or stopping. Try again in a moment.';
     case 'MGIE_ERR_UNAUTHORIZED':
-      return "Token rejected: paste the server's token (its start-up banner says where it is), in Settings.";
+      return 'Token rejected: open Settings and pair again, or paste a token your admin made for you.';
     case 'MGIE_ERR_FORBIDDEN':
       return message;
     case 'MGIE_ERR_RUNTIME':

@@ -155,7 +155,7 @@ test('a wrong saved token: "Token rejected" with what to do, then fixed in Setti
   SimulatedFigmaMain.start(t, ui);
   const { frame } = ui;
   await frame.locator('[data-testid=connection][data-state=token-rejected]').waitFor();
-  await frame.locator('[data-testid=connection-advice]', { hasText: "Token rejected: paste the server's token" }).waitFor();
+  await frame.locator('[data-testid=connection-advice]', { hasText: 'Token rejected (it was revoked, or is for another server): open Settings and pair again' }).waitFor();
   await ui.screenshotAsync(`${SCREENSHOTS}/token-rejected.png`);
   // the way out: Settings, the right token, Save
   await frame.locator('[data-testid=open-settings]').click();

@@ -201,7 +201,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     const query = request.query as Record<string, string | undefined>;
     const clientId = `http:${request.ip}`;
     const user = request.identity!.name;
-    if (!rateLimiter.take(user)) return refuse(reply, rateLimited());
+    if (!(await underRateAsync(ready, user))) return refuse(reply, rateLimited());
     if (!Buffer.isBuffer(request.body)) return refuse(reply, new MgieError('MGIE_ERR_BAD_IMAGE', 'Send the image as the request body with Content-Type image/png (or image/jpeg, image/webp).'));
     try {
       const { maskBytes, ...extras } = httpExtrasOf(request.query as Record<string, string | string[] | undefined>);
@@ -299,6 +299,11 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
     });
   });
 
+  /** One of the user's submit tokens: the backend's shared bucket (scale-out), else this server's. */
+  async function underRateAsync(backend: EditBackend, user: string): Promise<boolean> {
+    return backend.takeRateAsync ? backend.takeRateAsync(user) : rateLimiter.take(user);
+  }
+
   async function handleFrameAsync(identity: Identity, clientId: string, data: Buffer, isBinary: boolean, send: (m: ServerMessage) => void): Promise<void> {
     if (isBinary) {
       let frame;
@@ -318,7 +323,7 @@ export function buildApp(options: ServerOptions, logger: boolean | object = fals
       const header = frame.header;
       if (!service || closing) return send({ ...errorMessage(notReady(closing)), clientJobId: header.clientJobId });
       if (!users.isCurrent(identity)) return send({ ...errorMessage(revoked()), clientJobId: header.clientJobId });
-      if (!rateLimiter.take(identity.name)) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
+      if (!(await underRateAsync(service, identity.name))) return send({ ...errorMessage(rateLimited()), clientJobId: header.clientJobId });
       let parts;
       try {
         parts = splitSubmitPayload(header, frame.payload);

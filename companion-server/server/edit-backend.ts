@@ -39,6 +39,11 @@ export interface EditBackend {
   jobsOf(clientId: string, owner?: string): ClientJobState[] | Promise<ClientJobState[]>;
   /** Hands a (re)connected client what finished for it elsewhere (a scale-out front: results kept in Redis). */
   deliverKeptAsync?(clientId: string): Promise<void>;
+  /**
+   * The per-user submit rate limit, where the backend keeps it for several processes (a scale-out front:
+   * one bucket per user in Redis for all fronts); absent: the server's own limiter counts.
+   */
+  takeRateAsync?(owner: string): Promise<boolean>;
   /** Waits for a job to end, for the HTTP endpoint. */
   /** `earlier`: a job's variations or chain steps before its last (in-process only; a front refuses such HTTP jobs). */
   whenDone(jobId: string): Promise<FinishedEdit & { earlier?: FinishedEdit[] }>;

@@ -167,6 +167,34 @@ test('the designer features travel through Redis: a mask, an expressive instruct
   assert.match(((await http.json()) as { message: string }).message, /over the WebSocket only.*seed, seed \+ 1/);
 });
 
+test('the rate limit per user holds across fronts: a burst spread over two fronts is cut at the capacity, not at twice it', { skip }, async (t) => {
+  const { token } = await addUserAsync(env.configDir, 'cai');
+  const connect = async (front: Front) => {
+    for (const deadline = Date.now() + 10_000; ; ) {
+      try {
+        const client = await TestClient.connectAsync(t, front.wsUrl, { token });
+        await client.waitForJson('hello');
+        return client;
+      } catch (error) {
+        if (Date.now() > deadline) throw error; // the fronts read users.json again within a moment
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  };
+  const [onA, onB] = [await connect(frontA), await connect(frontB)];
+  // Submits that fail their checks still spend a token (the limit comes first), and cost no queue place.
+  const codes: string[] = [];
+  for (let i = 0; i < 24; i++) {
+    const client = i % 2 === 0 ? onA : onB;
+    const clientJobId = `rate-${i}`;
+    client.submit({ clientJobId, instruction: '   ', parameters: SHORT }, image);
+    codes.push((await client.waitForJson('error', (m) => m.clientJobId === clientJobId)).code);
+  }
+  // the default capacity is 20 (then 1 per second): the rest of the burst is refused on both fronts
+  assert.deepEqual(codes.slice(0, 20), Array(20).fill('MGIE_ERR_BAD_PARAMETER'));
+  assert.ok(codes.slice(20).filter((code) => code === 'MGIE_ERR_RATE_LIMITED').length >= 3, codes.slice(20).join(', '));
+});
+
 test('cancelling a waiting job and a running one: both end cancelled, the running one stops within a model run', { skip }, async (t) => {
   const client = await TestClient.connectAsync(t, frontB.wsUrl, { clientId: 'designer-cancel-1' });
   await client.waitForJson('hello');

@@ -29,6 +29,8 @@ export function queueKeys(prefix: string) {
     events: `${prefix}:events`,
     /** Pub/sub: cancellations of running jobs, for the workers. */
     cancel: `${prefix}:cancel`,
+    /** A user's submit token bucket, shared by every front (the rate limit per user). */
+    rate: (owner: string) => `${prefix}:rate:${owner}`,
   };
 }
 export type QueueKeys = ReturnType<typeof queueKeys>;
@@ -162,7 +164,31 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return value
 `;
 
+/**
+ * The rate limit per user across fronts: a token bucket in one hash, refilled by Redis's own clock (so
+ * fronts' clocks do not matter). ARGV: capacity, refill per second. Returns 1 when a submit may go.
+ */
+const TAKE_RATE = `
+local capacity = tonumber(ARGV[1])
+local perMs = tonumber(ARGV[2]) / 1000
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(bucket[1]) or capacity
+local at = tonumber(bucket[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * perMs)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / perMs) + 1000)
+return allowed
+`;
+
 interface Scripts {
+  mgieTakeRate(...args: (string | number)[]): Promise<number>;
   mgieAdmit(...args: (string | number)[]): Promise<[number, number]>;
   mgieStart(...args: (string | number)[]): Promise<'run' | 'skip' | 'cancelled'>;
   mgieCancel(...args: (string | number)[]): Promise<'queued' | 'running' | 'missing' | 'forbidden'>;
@@ -196,6 +222,7 @@ export class QueueStore {
   constructor(redis: Redis, prefix: string) {
     this.keys = queueKeys(prefix);
     redis.defineCommand('mgieAdmit', { numberOfKeys: 7, lua: ADMIT });
+    redis.defineCommand('mgieTakeRate', { numberOfKeys: 1, lua: TAKE_RATE });
     redis.defineCommand('mgieStart', { numberOfKeys: 4, lua: START });
     redis.defineCommand('mgieCancel', { numberOfKeys: 4, lua: CANCEL });
     redis.defineCommand('mgiePutBlob', { numberOfKeys: 3, lua: PUT_BLOB });
@@ -206,6 +233,11 @@ export class QueueStore {
   }
 
   /** [tag, position] on success; [-1, waiting] over the total limit; [-2, waiting] over the owner's. */
+  /** Spends one of the owner's submit tokens (shared by every front); false when they are out of tokens. */
+  async takeRateAsync(owner: string, limit: { capacity: number; refillPerSecond: number }): Promise<boolean> {
+    return (await this.redis.mgieTakeRate(this.keys.rate(owner), limit.capacity, limit.refillPerSecond)) === 1;
+  }
+
   admitAsync(job: { jobId: string; owner: string; clientId: string; clientJobId: string }, limits: { perOwner: number; total: number }, ttlMs: number): Promise<[number, number]> {
     const k = this.keys;
     return this.redis.mgieAdmit(k.waiting, k.ownerWaiting, k.ownerTag, k.virtualTime, k.sequence, k.job(job.jobId), k.clientJobs(job.clientId), job.jobId, job.owner, job.clientId, job.clientJobId, '1', limits.perOwner, limits.total, Date.now(), ttlMs);

@@ -177,6 +177,12 @@ export class RedisEditService implements EditBackend {
     await this.store.publishAsync({ t: 'queue' });
   }
 
+  /** The rate limit per user, one token bucket in Redis for every front (each front alone would allow N times it). */
+  async takeRateAsync(owner: string): Promise<boolean> {
+    // Redis away: let the submit through to its own clear error (the queue is unavailable).
+    return this.store.takeRateAsync(owner, this.context.options.rateLimit).catch(() => true);
+  }
+
   /** A revoked user's jobs, on every front and worker of the deployment. */
   async cancelAllOf(owner: string): Promise<number> {
     let cancelled = 0;

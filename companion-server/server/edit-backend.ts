@@ -17,6 +17,9 @@ export interface SubmitOptions {
   mask?: Uint8Array;
 }
 
+/** A finished job as its HTTP caller gets it: the last result, and a variations or chain job's earlier ones. */
+export type DoneJob = FinishedEdit & { earlier?: FinishedEdit[] };
+
 export interface ClientJobState {
   jobId: string;
   clientJobId: string;
@@ -46,7 +49,7 @@ export interface EditBackend {
   takeRateAsync?(owner: string): Promise<boolean>;
   /** Waits for a job to end, for the HTTP endpoint. */
   /** `earlier`: a job's variations or chain steps before its last (in-process only; a front refuses such HTTP jobs). */
-  whenDone(jobId: string): Promise<FinishedEdit & { earlier?: FinishedEdit[] }>;
+  whenDone(jobId: string): Promise<DoneJob>;
   closeAsync(): Promise<void>;
 }
 

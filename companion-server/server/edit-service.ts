@@ -6,7 +6,7 @@ import { checkImageHeaderAsync } from '../engine/image/decode-input-image.ts';
 import type { ResultHeader, ServerMessage, SubmitHeader } from '../protocol/messages.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { JobQueue, type QueueEvent } from './job-queue.ts';
-import type { EditBackend, ServedModel, SubmitOptions } from './edit-backend.ts';
+import type { DoneJob, EditBackend, ServedModel, SubmitOptions } from './edit-backend.ts';
 import type { EditEngine } from './edit-engine.ts';
 import { ResultCache } from './result-cache.ts';
 import type { FinishedEdit, Outgoing } from './run-edit-job.ts';
@@ -126,7 +126,7 @@ export class EditService implements EditBackend {
   }
 
   /** Waits for a job to end, for the HTTP endpoint; `earlier` holds a job's variations or chain steps before its last. */
-  whenDone(jobId: string): Promise<FinishedEdit & { earlier?: FinishedEdit[] }> {
+  whenDone(jobId: string): Promise<DoneJob> {
     return new Promise((resolve, reject) => this.waiters.set(jobId, { resolve, reject }));
   }
 
@@ -145,7 +145,7 @@ export class EditService implements EditBackend {
     this.earlierResults.set(jobId, list);
   }
 
-  private readonly waiters = new Map<string, { resolve: (r: FinishedEdit & { earlier?: FinishedEdit[] }) => void; reject: (e: unknown) => void }>();
+  private readonly waiters = new Map<string, { resolve: (r: DoneJob) => void; reject: (e: unknown) => void }>();
 
   private async runAsync(jobId: string, job: EditJob, signal: AbortSignal): Promise<FinishedEdit> {
     const owner = job.clientId;
@@ -198,10 +198,7 @@ export class EditService implements EditBackend {
         this.metrics.runSeconds.observe({ user }, event.runMs / 1000);
         this.metrics.jobs.inc({ outcome: 'succeeded', user });
         if (stream) this.send(clientId, { kind: 'binary', header: event.result.header, payload: event.result.png, droppable: false });
-        {
-          const earlier = this.earlierResults.get(event.jobId);
-          this.finish(event.jobId, (w) => w.resolve(earlier ? { ...event.result, earlier } : event.result));
-        }
+        this.finishWithResult(event.jobId, event.result);
         break;
       case 'failed':
         this.metrics.jobs.inc({ outcome: 'failed', user });
@@ -216,7 +213,13 @@ export class EditService implements EditBackend {
     }
   }
 
-  private finish(jobId: string, settle: (waiter: { resolve: (r: FinishedEdit & { earlier?: FinishedEdit[] }) => void; reject: (e: unknown) => void }) => void): void {
+  /** (the earlier results are read before finish() forgets them) */
+  private finishWithResult(jobId: string, result: FinishedEdit): void {
+    const earlier = this.earlierResults.get(jobId);
+    this.finish(jobId, (waiter) => waiter.resolve(earlier ? { ...result, earlier } : result));
+  }
+
+  private finish(jobId: string, settle: (waiter: { resolve: (r: DoneJob) => void; reject: (e: unknown) => void }) => void): void {
     // However the job ended (done, failed, cancelled waiting or running, shut down), its upload goes.
     const upload = this.jobs.get(jobId)?.job.upload;
     if (upload) void releaseSubmissionAsync(upload);

@@ -1,6 +1,7 @@
 // Messages between the server's main thread and its engine thread (engine-thread.ts <-> engine-thread-
 // worker.ts). Byte arrays travel as transferred ArrayBuffers, not copies.
 import { isMarkedAsUntransferable } from 'node:worker_threads';
+import type { PipelineOptions } from '../../engine/mgie-pipeline.ts';
 import type { ServedModel } from '../edit-backend.ts';
 import type { EditJobInput, FinishedEdit, Outgoing } from '../run-edit-job.ts';
 
@@ -8,7 +9,7 @@ import type { EditJobInput, FinishedEdit, Outgoing } from '../run-edit-job.ts';
 export interface EngineThreadSettings {
   bundleDirectory: string;
   /** PipelineOptions that survive structured cloning (no probe functions). */
-  pipelineOptions: { executionProvider?: string; intraOpNumThreads?: number; verifyChecksums?: boolean; limits?: object };
+  pipelineOptions: Omit<PipelineOptions, 'probeProviders'>;
   /** Run one tiny edit after loading, so that the first designer's edit does not pay for first-run costs. */
   warmUp: boolean;
 }
